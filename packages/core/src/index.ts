@@ -1,0 +1,53 @@
+/**
+ * @module @breakwater/core
+ * The engine: LLM error taxonomy, retries with budgets, circuit breakers probed with
+ * synthetic traffic, deadlines as AbortSignals, and fallback chains across providers.
+ */
+export { createEngine, Engine, Chain, type CallOptions } from './engine.js';
+export {
+  LLM_DEFAULTS,
+  resolvePolicy,
+  type AttemptContext,
+  type BreakerOptions,
+  type EngineOptions,
+  type PolicyOptions,
+  type PolicySettings,
+  type ProbeContext,
+  type RetryOptions,
+  type RetrySettings,
+  type TargetOptions,
+  type TimeoutOptions,
+  type TimeoutSettings,
+} from './options.js';
+export {
+  classifyError,
+  isCallerClass,
+  FAILURE_CLASSES,
+  type Classification,
+  type Classifier,
+  type FailureClass,
+} from './classify.js';
+export {
+  retryAfterFromHeaders,
+  parseRetryAfter,
+  retryDelayFromBody,
+  shouldRetryHeader,
+  readHeader,
+  type HeaderSource,
+} from './retry-after.js';
+export {
+  BreakwaterTimeoutError,
+  CallFailedError,
+  MidStreamError,
+  isCallFailedError,
+  type TimeoutPhase,
+} from './errors.js';
+export { CircuitBreaker, Admission, type BreakerSettings, type BreakerState, type BreakerReason } from './breaker.js';
+export { RetryBudget } from './retry-budget.js';
+export { fullJitter } from './backoff.js';
+export { seededRandom } from './random.js';
+export { systemClock, ManualClock, type Clock } from './clock.js';
+export { parseDuration, parseGoDuration, type Duration } from './duration.js';
+export { CHANNELS, type BreakerEvent, type EngineEvents, type ProbeEvent, type WarningEvent } from './events.js';
+export type { AttemptRecord, CallOutcome, SkipRecord, SkipReason } from './outcome.js';
+export type { TargetStatus } from './target.js';

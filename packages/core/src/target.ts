@@ -1,0 +1,142 @@
+import { Admission, CircuitBreaker, type BreakerState } from './breaker.js';
+import type { Clock } from './clock.js';
+import { BreakwaterTimeoutError } from './errors.js';
+import type { EngineEmitter, ProbeEvent } from './events.js';
+import type { ProbeContext, ResolvedTarget } from './options.js';
+import type { SkipReason } from './outcome.js';
+import { RetryBudget } from './retry-budget.js';
+
+/** A target's health at a glance, for status pages and tests. */
+export interface TargetStatus {
+  name: string;
+  breaker: BreakerState;
+  /** Engine clock ms when an open breaker may next be probed or tried. */
+  openUntil?: number;
+  /** Engine clock ms until which a Retry-After cooldown keeps the target aside. */
+  cooldownUntil?: number;
+  /** A probe is running. */
+  probing: boolean;
+  /** Retry budget tokens left (absent when the budget is off). */
+  budgetTokens?: number;
+  /** Calls and failures in the breaker's window. */
+  window: { calls: number; failures: number };
+}
+
+/** Result of {@link TargetRuntime.admit}: go (optionally as a trial) or why not. */
+export type TargetAdmission = typeof Admission.Allow | typeof Admission.Trial | SkipReason;
+
+/**
+ * The live state of one target: its breaker, retry budget, Retry-After cooldown and probe.
+ * Shared by every call that uses the target.
+ */
+export class TargetRuntime<I, O, C> {
+  readonly name: string;
+  readonly config: ResolvedTarget<I, O, C>;
+  readonly breaker: CircuitBreaker;
+  readonly budget: RetryBudget | undefined;
+  #cooldownUntil = 0;
+  #probing = false;
+  readonly #clock: Clock;
+  readonly #events: EngineEmitter;
+
+  constructor(config: ResolvedTarget<I, O, C>, clock: Clock, events: EngineEmitter) {
+    this.name = config.name;
+    this.config = config;
+    this.#clock = clock;
+    this.#events = events;
+    const budget = config.policy.retry.budget;
+    this.budget = budget ? new RetryBudget(budget.ratio, budget.maxTokens) : undefined;
+    this.breaker = new CircuitBreaker(config.policy.breaker, {
+      hasProbe: config.probe !== undefined,
+      onTransition: (from, to, reason, at) => {
+        if (!this.#events.wants('breaker')) return;
+        const event = { target: this.name, from, to, reason, at, openUntil: to === 'open' ? this.breaker.openUntil : undefined };
+        if (event.openUntil === undefined) delete event.openUntil;
+        this.#events.emit('breaker', event);
+      },
+    });
+  }
+
+  /** May a call go here now? Starts the probe when the cooldown has just ended. */
+  admit(now: number): TargetAdmission {
+    if (now < this.#cooldownUntil) return 'cooldown';
+    const admission = this.breaker.admit(now);
+    if (admission === Admission.Allow || admission === Admission.Trial) return admission;
+    if (admission === Admission.ProbeDue) this.#startProbe();
+    return admission === Admission.Open ? 'open' : 'half_open';
+  }
+
+  /** True when {@link TargetRuntime.admit} would let a call through; changes nothing. */
+  isAvailable(now: number): boolean {
+    return now >= this.#cooldownUntil && this.breaker.isAvailable(now);
+  }
+
+  /** Ms until the target may be tried again (0 when it may be now). */
+  retryIn(now: number): number {
+    return Math.max(0, this.#cooldownUntil - now, this.breaker.openUntil - now);
+  }
+
+  /** Keeps the target aside for `ms` (a Retry-After), never shortening a longer cooldown. */
+  coolDown(now: number, ms: number): void {
+    this.#cooldownUntil = Math.max(this.#cooldownUntil, now + ms);
+  }
+
+  /** A snapshot for status views. */
+  status(): TargetStatus {
+    const now = this.#clock.now();
+    const status: TargetStatus = {
+      name: this.name,
+      breaker: this.breaker.state,
+      probing: this.#probing,
+      window: this.breaker.counts(now),
+    };
+    if (this.breaker.state !== 'closed') status.openUntil = this.breaker.openUntil;
+    if (this.#cooldownUntil > now) status.cooldownUntil = this.#cooldownUntil;
+    if (this.budget) status.budgetTokens = this.budget.tokens;
+    return status;
+  }
+
+  /** Runs the synthetic probe in the background; user calls never wait for it. */
+  #startProbe(): void {
+    const probe = this.config.probe;
+    if (!probe || this.#probing) return;
+    this.#probing = true;
+    const clock = this.#clock;
+    const started = clock.now();
+    const controller = new AbortController();
+    const timeoutMs = this.config.policy.timeouts.attempt;
+    const timer = clock.setTimeout(() => controller.abort(new BreakwaterTimeoutError('probe', timeoutMs)), timeoutMs);
+    const context: ProbeContext = { signal: controller.signal, target: this.name };
+    let rejectOnAbort: ((reason: unknown) => void) | undefined;
+    const onAbort = (): void => rejectOnAbort?.(controller.signal.reason);
+    controller.signal.addEventListener('abort', onAbort);
+    const finish = (ok: boolean, error?: unknown): void => {
+      clock.clearTimeout(timer);
+      controller.signal.removeEventListener('abort', onAbort);
+      this.#probing = false;
+      const now = clock.now();
+      if (ok) this.breaker.onProbeSuccess(now);
+      else this.breaker.onProbeFailure(now);
+      if (this.#events.wants('probe')) {
+        const event: ProbeEvent = { target: this.name, ok, latencyMs: now - started };
+        if (!ok) event.error = error;
+        this.#events.emit('probe', event);
+      }
+    };
+    let pending: PromiseLike<unknown>;
+    try {
+      pending = probe(context);
+    } catch (error) {
+      finish(false, error);
+      return;
+    }
+    // The probe is told to stop through its signal; this only stops waiting for one that ignores it.
+    new Promise<unknown>((resolve, reject) => {
+      rejectOnAbort = reject;
+      pending.then(resolve, reject);
+    }).then(
+      () => finish(true),
+      (error: unknown) => finish(false, error),
+    );
+  }
+}
