@@ -103,7 +103,7 @@ const TIMEOUT_CODES: Record<string, TimeoutPhase> = {
 const QUOTA_PATTERN = /insufficient_quota|exceeded your current quota|billing|quota exceeded|per ?day/i;
 const CONTEXT_PATTERN =
   /context_length_exceeded|context length|context window|prompt is too long|maximum context|too many tokens|input is too long/i;
-const CONTENT_PATTERN = /content_filter|content_policy|content management policy|safety|responsible ai/i;
+const CONTENT_PATTERN = /content[_ ]filter|content_policy|content management policy|safety|responsible ai/i;
 /** A 429 that asks for more than this is a quota, not a rate limit. */
 const QUOTA_WAIT_MS = 3_600_000;
 const MAX_CAUSE_DEPTH = 6;
@@ -152,7 +152,7 @@ export function classifyError(error: unknown, nowEpochMs: number = Date.now()): 
     if (cause instanceof BreakwaterTimeoutError) return { class: 'timeout', phase: cause.phase };
     cause = (cause as ErrorShape).cause;
   }
-  if (name === 'APIConnectionError' || /socket hang up|fetch failed|other side closed/i.test(String(shape.message))) {
+  if (name === 'APIConnectionError' || /socket hang up|fetch failed|other side closed|terminated/i.test(String(shape.message))) {
     return { class: 'network' };
   }
   return { class: 'unknown' };

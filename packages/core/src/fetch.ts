@@ -45,11 +45,50 @@ export function createTimeoutFetch(options: TimeoutFetchOptions = {}): TimeoutFe
     headersTimeout: read('headers', 60_000),
     bodyTimeout: read('body', 60_000),
   });
-  const timeoutFetch = ((input: string | URL | Request, init?: RequestInit) =>
-    undiciFetch(input as Parameters<typeof undiciFetch>[0], {
-      ...(init as Parameters<typeof undiciFetch>[1]),
-      dispatcher,
-    }) as unknown as Promise<Response>) as TimeoutFetch;
+  const timeoutFetch = (async (input: string | URL | Request, init?: RequestInit) => {
+    try {
+      return (await undiciFetch(input as Parameters<typeof undiciFetch>[0], {
+        ...(init as Parameters<typeof undiciFetch>[1]),
+        dispatcher,
+      })) as unknown as Response;
+    } catch (error) {
+      throw asDeadlineError(error);
+    }
+  }) as TimeoutFetch;
   timeoutFetch.close = () => dispatcher.close();
   return timeoutFetch;
+}
+
+const PHASES: Record<string, 'connect' | 'headers' | 'body'> = {
+  UND_ERR_CONNECT_TIMEOUT: 'connect',
+  UND_ERR_HEADERS_TIMEOUT: 'headers',
+  UND_ERR_BODY_TIMEOUT: 'body',
+};
+
+/**
+ * One of the timeout fetch's deadlines passed. Its name and message avoid the word the
+ * SDKs look for ("timeout"), so they wrap it as a connection error that keeps it as `cause`
+ * instead of a bare `APIConnectionTimeoutError`, and breakwater can tell the phase.
+ */
+export class UpstreamDeadlineError extends Error {
+  override readonly name = 'UpstreamDeadlineError';
+  /** The undici code (`UND_ERR_CONNECT_TIMEOUT`, `UND_ERR_HEADERS_TIMEOUT`, `UND_ERR_BODY_TIMEOUT`). */
+  readonly code: string;
+  /** Which deadline passed. */
+  readonly phase: 'connect' | 'headers' | 'body';
+
+  constructor(code: string, phase: 'connect' | 'headers' | 'body', cause: unknown) {
+    super(`the upstream ${phase} deadline passed`, { cause });
+    this.code = code;
+    this.phase = phase;
+  }
+}
+
+function asDeadlineError(error: unknown): unknown {
+  for (let cause: unknown = error, depth = 0; cause && depth < 5; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && PHASES[code]) return new UpstreamDeadlineError(code, PHASES[code], error);
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return error;
 }
