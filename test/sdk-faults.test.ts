@@ -43,7 +43,10 @@ afterAll(async () => {
 const chat = (signal?: AbortSignal) =>
   openai.chat.completions.create({ model: 'fake-model', messages: [{ role: 'user', content: 'hi' }] }, { signal });
 const message = (signal?: AbortSignal) =>
-  anthropic.messages.create({ model: 'fake-model', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] }, { signal });
+  anthropic.messages.create(
+    { model: 'fake-model', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] },
+    { signal },
+  );
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -160,7 +163,8 @@ describe('connection and stream faults through the official SDKs', () => {
   it('streams an Anthropic answer, and its overloaded_error event mid-stream as overloaded', async () => {
     const stream = await anthropic.messages.create({ model: 'm', max_tokens: 64, messages: [], stream: true });
     let text = '';
-    for await (const event of stream) if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
+    for await (const event of stream)
+      if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
     expect(text).toContain('Hello from the fake provider');
 
     anthropicFake.enqueue({ fault: 'stream_error', afterChunks: 1 });
@@ -176,7 +180,10 @@ describe('connection and stream faults through the official SDKs', () => {
   it('ends an SDK stream silently when its signal aborts (why the engine tracks its own aborts)', async () => {
     openaiFake.enqueue({ fault: 'stall', afterChunks: 1 });
     const controller = new AbortController();
-    const stream = await openai.chat.completions.create({ model: 'm', messages: [], stream: true }, { signal: controller.signal });
+    const stream = await openai.chat.completions.create(
+      { model: 'm', messages: [], stream: true },
+      { signal: controller.signal },
+    );
     let chunks = 0;
     const outcome = await (async () => {
       try {

@@ -19,14 +19,19 @@ describe('CircuitBreaker', () => {
     expect(breaker.state).toBe('closed');
   });
   it('forgets failures that left the window', () => {
-    const breaker = new CircuitBreaker(settings({ consecutiveFailures: 0, minimumCalls: 4, window: 10_000, buckets: 10 }), { hasProbe: false });
+    const breaker = new CircuitBreaker(
+      settings({ consecutiveFailures: 0, minimumCalls: 4, window: 10_000, buckets: 10 }),
+      { hasProbe: false },
+    );
     for (let i = 0; i < 3; i++) breaker.onFailure(i, false);
     expect(breaker.counts(20_000)).toEqual({ calls: 0, failures: 0 });
     breaker.onFailure(20_000, false);
     expect(breaker.state).toBe('closed');
   });
   it('counts a slow first token as a failure in the rate', () => {
-    const breaker = new CircuitBreaker(settings({ consecutiveFailures: 0, minimumCalls: 2, slowCallMs: 1_000 }), { hasProbe: false });
+    const breaker = new CircuitBreaker(settings({ consecutiveFailures: 0, minimumCalls: 2, slowCallMs: 1_000 }), {
+      hasProbe: false,
+    });
     breaker.onSuccess(0, false, 5_000);
     breaker.onSuccess(1, false, 5_000);
     expect(breaker.state).toBe('open');

@@ -1,10 +1,5 @@
 import { BreakwaterTimeoutError, type TimeoutPhase } from './errors.js';
-import {
-  retryAfterFromHeaders,
-  retryDelayFromBody,
-  shouldRetryHeader,
-  type HeaderSource,
-} from './retry-after.js';
+import { retryAfterFromHeaders, retryDelayFromBody, shouldRetryHeader, type HeaderSource } from './retry-after.js';
 
 /**
  * What went wrong with an LLM call, in terms that decide what to do next
@@ -71,10 +66,7 @@ export function isCallerClass(failureClass: FailureClass): boolean {
 }
 
 /** A per-target classifier: return a class or classification to override, `undefined` to keep. */
-export type Classifier = (
-  error: unknown,
-  classification: Classification,
-) => Classification | FailureClass | undefined;
+export type Classifier = (error: unknown, classification: Classification) => Classification | FailureClass | undefined;
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -152,7 +144,10 @@ export function classifyError(error: unknown, nowEpochMs: number = Date.now()): 
     if (cause instanceof BreakwaterTimeoutError) return { class: 'timeout', phase: cause.phase };
     cause = (cause as ErrorShape).cause;
   }
-  if (name === 'APIConnectionError' || /socket hang up|fetch failed|other side closed|terminated/i.test(String(shape.message))) {
+  if (
+    name === 'APIConnectionError' ||
+    /socket hang up|fetch failed|other side closed|terminated/i.test(String(shape.message))
+  ) {
     return { class: 'network' };
   }
   return { class: 'unknown' };
@@ -279,4 +274,3 @@ function numberOr(value: unknown): number | undefined {
 function isHeaderSource(value: unknown): value is HeaderSource {
   return !!value && typeof value === 'object';
 }
-

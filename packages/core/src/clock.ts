@@ -11,6 +11,12 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): unknown;
   /** Cancels a timer returned by {@link Clock.setTimeout}. */
   clearTimeout(handle: unknown): void;
+  /**
+   * Optional: whether a pending timer keeps the process alive (Node's `ref`/`unref`). The
+   * scheduler keeps its one timer armed between calls and only holds the process while a
+   * deadline is pending.
+   */
+  keepAlive?(handle: unknown, keep: boolean): void;
 }
 
 /** The real clock: `performance.now()` for deadlines, `Date.now()` for HTTP dates. */
@@ -19,6 +25,11 @@ export const systemClock: Clock = {
   date: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  keepAlive: (handle, keep) => {
+    const timer = handle as ReturnType<typeof setTimeout>;
+    if (keep) timer.ref();
+    else timer.unref();
+  },
 };
 
 interface ManualTimer {

@@ -22,9 +22,15 @@ const quota = () =>
     undefined,
     new Headers(),
   );
-const serverError = () => new OpenAI.InternalServerError(500, { message: 'boom', type: 'server_error' }, undefined, new Headers());
+const serverError = () =>
+  new OpenAI.InternalServerError(500, { message: 'boom', type: 'server_error' }, undefined, new Headers());
 const badRequest = () =>
-  new OpenAI.BadRequestError(400, { message: 'bad', type: 'invalid_request_error', code: null }, undefined, new Headers());
+  new OpenAI.BadRequestError(
+    400,
+    { message: 'bad', type: 'invalid_request_error', code: null },
+    undefined,
+    new Headers(),
+  );
 const contextLength = () =>
   new OpenAI.BadRequestError(
     400,
@@ -98,7 +104,12 @@ describe('the call path', () => {
     await expect(pending).resolves.toBe('primary');
     expect(primary.calls).toBe(2);
     expect(outcomes[0]!.retries).toBe(1);
-    expect(outcomes[0]!.attempts[0]).toMatchObject({ class: 'server', status: 500, waitMs: 125, waitReason: 'backoff' });
+    expect(outcomes[0]!.attempts[0]).toMatchObject({
+      class: 'server',
+      status: 500,
+      waitMs: 125,
+      waitReason: 'backoff',
+    });
   });
 
   it('moves to the secondary at once when a 429 asks for more than the remaining deadline', async () => {
@@ -219,9 +230,13 @@ describe('the call path', () => {
   });
 
   it('uses a few user calls as trials when the target has no probe', async () => {
-    const { engine, clock, primary } = setup([serverError, serverError, serverError, serverError, serverError, 'ok'], ['ok'], {
-      retry: { maxAttempts: 1 },
-    });
+    const { engine, clock, primary } = setup(
+      [serverError, serverError, serverError, serverError, serverError, 'ok'],
+      ['ok'],
+      {
+        retry: { maxAttempts: 1 },
+      },
+    );
     for (let i = 0; i < 5; i++) await engine.call({});
     expect(engine.status('primary').breaker).toBe('open');
     await expect(engine.call({})).resolves.toBe('secondary');
@@ -277,7 +292,13 @@ describe('the call path', () => {
     const engine = createEngine<unknown, string>({
       clock,
       random: () => 0,
-      targets: { primary: { call: primary.call, retry: { budget: { maxTokens: 2, ratio: 0 } }, breaker: { consecutiveFailures: 0, minimumCalls: 1000 } } },
+      targets: {
+        primary: {
+          call: primary.call,
+          retry: { budget: { maxTokens: 2, ratio: 0 } },
+          breaker: { consecutiveFailures: 0, minimumCalls: 1000 },
+        },
+      },
     });
     for (let i = 0; i < 4; i++) {
       const pending = engine.call({}).catch(() => undefined);
@@ -334,7 +355,10 @@ describe('streaming calls', () => {
     const outcomes: CallOutcome[] = [];
     const engine = createEngine<unknown, unknown, string>({
       clock: new ManualClock(),
-      targets: { primary: { stream: () => chunks(['a', 'b'], overloaded()) }, secondary: { stream: () => chunks(['x']) } },
+      targets: {
+        primary: { stream: () => chunks(['a', 'b'], overloaded()) },
+        secondary: { stream: () => chunks(['x']) },
+      },
     });
     const received: string[] = [];
     const error = await (async () => {
@@ -395,16 +419,29 @@ describe('configuration', () => {
     expect(() => createEngine({ targets: { a: { call, retry: { maxAttempts: 0 } } } })).toThrow(
       /options\.targets\["a"\]\.retry\.maxAttempts must be an integer from 1 to 10; got 0/,
     );
-    expect(() => createEngine({ targets: { a: { call, breaker: { cooldown: '30 seconds' as never } } } })).toThrow(TypeError);
+    expect(() => createEngine({ targets: { a: { call, breaker: { cooldown: '30 seconds' as never } } } })).toThrow(
+      TypeError,
+    );
   });
   it('applies the cross-checks', () => {
-    expect(() => createEngine({ defaults: { timeouts: { total: '10s', attempt: '20s' } }, targets: { a: { call } } })).toThrow(
-      /timeouts\.attempt must be at most timeouts\.total/,
-    );
-    expect(() => createEngine({ targets: { a: { call, timeouts: { attempt: '40s' } } } })).toThrow(/breaker\.window must be at least twice/);
-    expect(() => createEngine({ defaults: { timeouts: { total: '5s', attempt: '2s' } }, targets: { a: { call } } })).toThrow(
-      /retry\.maxTotalWait must be at most timeouts\.total/,
-    );
+    expect(() =>
+      createEngine({ defaults: { timeouts: { total: '10s', attempt: '20s' } }, targets: { a: { call } } }),
+    ).toThrow(/timeouts\.attempt must be at most timeouts\.total/);
+    expect(() =>
+      createEngine({ targets: { a: { call, timeouts: { attempt: '40s' }, breaker: { window: '60s' } } } }),
+    ).toThrow(/breaker\.window must be at least twice/);
+    expect(() =>
+      createEngine({
+        defaults: { timeouts: { total: '5s' }, retry: { maxTotalWait: '6s' } },
+        targets: { a: { call } },
+      }),
+    ).toThrow(/retry\.maxTotalWait must be at most timeouts\.total/);
+  });
+  it('lets unset values follow the ones that are set', () => {
+    const engine = createEngine({ defaults: { timeouts: { total: '5s' } }, targets: { a: { call } } });
+    expect(engine.defaults.timeouts).toMatchObject({ total: 5_000, attempt: 5_000 });
+    expect(engine.defaults.retry.maxTotalWait).toBe(5_000);
+    expect(() => createEngine({ targets: { a: { call, timeouts: { attempt: '45s' } } } })).not.toThrow();
   });
   it('rejects a target without call or stream, unknown chains and fallbacks', () => {
     expect(() => createEngine({ targets: { a: {} } })).toThrow(/call\(\) or stream\(\)/);

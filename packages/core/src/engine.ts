@@ -97,7 +97,8 @@ export class Engine<I = unknown, O = unknown, C = unknown> {
     const key = names.join('\u0000');
     const cached = this.#chains.get(key);
     if (cached) return cached;
-    if (!Array.isArray(names) || names.length === 0) throw optionError('chain', 'a non-empty array of target names', names);
+    if (!Array.isArray(names) || names.length === 0)
+      throw optionError('chain', 'a non-empty array of target names', names);
     const targets = names.map((name, i) => {
       const target = this.#targets.get(name);
       if (!target) {

@@ -3,15 +3,7 @@ import type { CallOutcome } from './outcome.js';
 
 /** Which timeout fired. */
 export type TimeoutPhase =
-  | 'total'
-  | 'attempt'
-  | 'first_token'
-  | 'idle'
-  | 'connect'
-  | 'headers'
-  | 'body'
-  | 'probe'
-  | 'upstream';
+  'total' | 'attempt' | 'first_token' | 'idle' | 'connect' | 'headers' | 'body' | 'probe' | 'upstream';
 
 /**
  * The abort reason breakwater gives an attempt's signal when one of its own timeouts fires.

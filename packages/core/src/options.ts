@@ -2,14 +2,7 @@ import type { BreakerSettings } from './breaker.js';
 import type { Classifier } from './classify.js';
 import type { Clock } from './clock.js';
 import type { Duration } from './duration.js';
-import {
-  checkObject,
-  optionError,
-  readDuration,
-  readFunction,
-  readNumber,
-  readObject,
-} from './validate.js';
+import { checkObject, optionError, readDuration, readFunction, readNumber, readObject } from './validate.js';
 
 /** What a target function receives for one attempt. */
 export interface AttemptContext {
@@ -222,9 +215,11 @@ export function resolvePolicy(value: unknown, path: string, base: PolicySettings
   const record = checkObject(value, path, POLICY_KEYS);
   const t = readObject(record, 'timeouts', path, TIMEOUT_KEYS);
   const tp = `${path}.timeouts`;
+  const total = readDuration(t, 'total', tp, base.timeouts.total, { min: 1 });
   const timeouts: TimeoutSettings = {
-    total: readDuration(t, 'total', tp, base.timeouts.total, { min: 1 }),
-    attempt: readDuration(t, 'attempt', tp, base.timeouts.attempt, { min: 1 }),
+    total,
+    // Values not set here follow the ones that are: an inherited attempt timeout shrinks to fit a shorter total.
+    attempt: readDuration(t, 'attempt', tp, Math.min(base.timeouts.attempt, total), { min: 1 }),
     firstToken: readDuration(t, 'firstToken', tp, base.timeouts.firstToken, { min: 1 }),
     idle: readDuration(t, 'idle', tp, base.timeouts.idle, { min: 1 }),
   };
@@ -235,7 +230,7 @@ export function resolvePolicy(value: unknown, path: string, base: PolicySettings
     maxAttempts: readNumber(r, 'maxAttempts', rp, base.retry.maxAttempts, { min: 1, max: 10, integer: true }),
     baseDelay: readDuration(r, 'baseDelay', rp, base.retry.baseDelay),
     maxDelay: readDuration(r, 'maxDelay', rp, base.retry.maxDelay),
-    maxTotalWait: readDuration(r, 'maxTotalWait', rp, base.retry.maxTotalWait),
+    maxTotalWait: readDuration(r, 'maxTotalWait', rp, Math.min(base.retry.maxTotalWait, timeouts.total)),
     maxServerWait: readDuration(r, 'maxServerWait', rp, base.retry.maxServerWait),
     maxCooldown: readDuration(r, 'maxCooldown', rp, base.retry.maxCooldown, { min: 1 }),
     budget: base.retry.budget,
@@ -258,7 +253,7 @@ export function resolvePolicy(value: unknown, path: string, base: PolicySettings
   const b = base.breaker;
   const slowCall = k?.slowCall;
   const breaker: BreakerSettings = {
-    window: readDuration(k, 'window', kp, b.window, { min: 1 }),
+    window: readDuration(k, 'window', kp, Math.max(b.window, 2 * timeouts.attempt), { min: 1 }),
     buckets: readNumber(k, 'buckets', kp, b.buckets, { min: 1, max: 1000, integer: true }),
     failureRate: readNumber(k, 'failureRate', kp, b.failureRate, { min: 0, max: 1, exclusiveMin: true }),
     minimumCalls: readNumber(k, 'minimumCalls', kp, b.minimumCalls, { min: 1, integer: true }),
@@ -281,13 +276,18 @@ export function resolvePolicy(value: unknown, path: string, base: PolicySettings
 /**
  * The cross-checks Microsoft's standard resilience handler applies, adapted: an attempt fits
  * in the call, waiting fits in the call, and the breaker window sees at least two attempts.
+ * Values left unset follow the ones that are set, so only explicit conflicts throw.
  */
 function crossCheck({ timeouts, retry, breaker }: PolicySettings, path: string): void {
   if (timeouts.attempt > timeouts.total) {
     throw optionError(`${path}.timeouts.attempt`, `at most timeouts.total (${timeouts.total} ms)`, timeouts.attempt);
   }
   if (retry.maxTotalWait > timeouts.total) {
-    throw optionError(`${path}.retry.maxTotalWait`, `at most timeouts.total (${timeouts.total} ms)`, retry.maxTotalWait);
+    throw optionError(
+      `${path}.retry.maxTotalWait`,
+      `at most timeouts.total (${timeouts.total} ms)`,
+      retry.maxTotalWait,
+    );
   }
   if (breaker.window < 2 * timeouts.attempt) {
     throw optionError(
@@ -329,7 +329,9 @@ export function resolveEngineOptions<I, O, C>(options: unknown): ResolvedEngineO
     clock !== undefined &&
     (typeof clock !== 'object' ||
       clock === null ||
-      ['now', 'date', 'setTimeout', 'clearTimeout'].some((m) => typeof (clock as Record<string, unknown>)[m] !== 'function'))
+      ['now', 'date', 'setTimeout', 'clearTimeout'].some(
+        (m) => typeof (clock as Record<string, unknown>)[m] !== 'function',
+      ))
   ) {
     throw optionError('options.clock', 'an object with now(), date(), setTimeout() and clearTimeout()', clock);
   }

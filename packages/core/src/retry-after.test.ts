@@ -12,7 +12,11 @@ describe('server-directed waits', () => {
     expect(retryAfterFromHeaders({ 'retry-after': new Date(NOW + 30_000).toUTCString() }, NOW)).toBe(30_000);
   });
   it('falls back to the reset of an exhausted limit', () => {
-    const openai = new Headers({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '6m0s', 'x-ratelimit-reset-tokens': '1s' });
+    const openai = new Headers({
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': '6m0s',
+      'x-ratelimit-reset-tokens': '1s',
+    });
     expect(retryAfterFromHeaders(openai, NOW)).toBe(360_000);
     const anthropic = new Headers({
       'anthropic-ratelimit-tokens-remaining': '0',

@@ -2,8 +2,7 @@ import { parseGoDuration } from './duration.js';
 
 /** Response headers as the SDKs expose them: a `Headers` object or a plain record. */
 export type HeaderSource =
-  | { get(name: string): string | null | undefined }
-  | Record<string, string | string[] | undefined>;
+  { get(name: string): string | null | undefined } | Record<string, string | string[] | undefined>;
 
 /** Reads one header case-insensitively from a {@link HeaderSource}. */
 export function readHeader(headers: HeaderSource | undefined | null, name: string): string | undefined {

@@ -72,6 +72,8 @@ export class Run implements DeadlineEntry {
   #lastError: unknown = undefined;
   #value: unknown = undefined;
   #finished = false;
+  /** The latest clock reading; refreshed after every await, so that no path reads the clock twice. */
+  #now: number;
   /** Streams: the open iterator, chunks read before the commit point, and whether it ended. */
   iterator: AsyncIterator<unknown> | undefined = undefined;
   buffered: unknown[] = [];
@@ -93,6 +95,7 @@ export class Run implements DeadlineEntry {
     this.#signal = signal;
     this.#onOutcome = onOutcome;
     const now = core.clock.now();
+    this.#now = now;
     this.deadline = now + totalMs;
     this.outcome = {
       id: core.nextId(),
@@ -119,7 +122,6 @@ export class Run implements DeadlineEntry {
       }
       signal.addEventListener('abort', this);
     }
-    this.#core.scheduler.schedule(this, this.deadline);
     try {
       const value = await this.#walk();
       if (!this.#stream) {
@@ -181,11 +183,13 @@ export class Run implements DeadlineEntry {
         this.outcome.skipped.push({ target: target.name, reason: 'unsupported' });
         continue;
       }
-      const admission = target.admit(clock.now());
+      const admission = target.admit(this.#now);
       if (typeof admission === 'string') {
-        const retryInMs = target.retryIn(clock.now());
+        const retryInMs = target.retryIn(this.#now);
         this.outcome.skipped.push(
-          retryInMs > 0 ? { target: target.name, reason: admission, retryInMs } : { target: target.name, reason: admission },
+          retryInMs > 0
+            ? { target: target.name, reason: admission, retryInMs }
+            : { target: target.name, reason: admission },
         );
         continue;
       }
@@ -209,22 +213,24 @@ export class Run implements DeadlineEntry {
         }
         const record = this.outcome.attempts[this.outcome.attempts.length - 1]!;
         const woke = await this.#sleep(record.waitMs!);
+        this.#now = clock.now();
         this.outcome.retries++;
         if (!woke || this.#halt) throw this.#haltError();
-        if (!target.isAvailable(clock.now())) break;
+        if (!target.isAvailable(this.#now)) break;
       }
     }
     const last = this.#failure;
     if (last) throw this.#fail(last.class, `every target failed; last failure: ${last.class}`);
     let retryAfterMs = Infinity;
-    for (const target of sequence) retryAfterMs = Math.min(retryAfterMs, target.retryIn(clock.now()));
+    for (const skip of this.outcome.skipped)
+      if (skip.retryInMs !== undefined) retryAfterMs = Math.min(retryAfterMs, skip.retryInMs);
     throw this.#fail('unavailable', 'no target is available', Number.isFinite(retryAfterMs) ? retryAfterMs : undefined);
   }
 
   /** One attempt; true on success (value in #value), false with #failure set. */
   async #attempt(target: Target, attemptNo: number, trial: boolean): Promise<boolean> {
     const clock = this.#core.clock;
-    const start = clock.now();
+    const start = this.#now;
     const attempt = new Attempt(attemptNo, target.name, this.deadline);
     const timeouts = target.config.policy.timeouts;
     this.#current = attempt;
@@ -249,12 +255,14 @@ export class Run implements DeadlineEntry {
         this.#value = await attempt.wait(target.config.call!(this.#input, attempt));
       }
       const end = clock.now();
+      this.#now = end;
       record.latencyMs = end - start;
       record.ok = true;
       target.breaker.onSuccess(end, trial, record.firstTokenMs);
       return true;
     } catch (error) {
       const end = clock.now();
+      this.#now = end;
       record.latencyMs = end - start;
       const classification =
         attempt.stopClass ?? applyClassifier(target.config.classify, error, classifyError(error, clock.date()));
@@ -263,9 +271,8 @@ export class Run implements DeadlineEntry {
       this.#lastError = error;
       this.#closeIterator();
       recordHealth(target, classification, trial, end);
-      return false;
-    } finally {
       this.#arm(PHASE_NONE, Infinity);
+      return false;
     }
   }
 
@@ -288,8 +295,14 @@ export class Run implements DeadlineEntry {
     record.firstTokenMs = this.#core.clock.now() - start;
   }
 
-  #decide(target: Target, failure: Classification, attemptNo: number, sequence: readonly Target[], index: number): Next {
-    const now = this.#core.clock.now();
+  #decide(
+    target: Target,
+    failure: Classification,
+    attemptNo: number,
+    sequence: readonly Target[],
+    index: number,
+  ): Next {
+    const now = this.#now;
     const { retry, breaker } = target.config.policy;
     switch (failure.class) {
       case 'cancelled':
@@ -300,7 +313,10 @@ export class Run implements DeadlineEntry {
       case 'content_policy':
         return target.config.contentPolicyFallback ? Next.NextTarget : Next.Stop;
       case 'quota_exhausted':
-        target.breaker.forceOpen(now, Math.max(breaker.longCooldown, Math.min(failure.retryAfterMs ?? 0, retry.maxCooldown)));
+        target.breaker.forceOpen(
+          now,
+          Math.max(breaker.longCooldown, Math.min(failure.retryAfterMs ?? 0, retry.maxCooldown)),
+        );
         return Next.NextTarget;
       case 'auth':
       case 'not_found':
@@ -348,7 +364,7 @@ export class Run implements DeadlineEntry {
   ): Next {
     if (failure.shouldRetry === false || attemptNo >= limit) return Next.NextTarget;
     if (this.outcome.waitedMs + waitMs > target.config.policy.retry.maxTotalWait) return Next.NextTarget;
-    if (this.#core.clock.now() + waitMs >= this.deadline) return Next.NextTarget;
+    if (this.#now + waitMs >= this.deadline) return Next.NextTarget;
     if (target.budget && !target.budget.tryWithdraw()) return Next.NextTarget;
     const record = this.outcome.attempts[this.outcome.attempts.length - 1]!;
     record.waitMs = waitMs;
@@ -373,7 +389,7 @@ export class Run implements DeadlineEntry {
 
   #sleep(ms: number): Promise<boolean> {
     this.outcome.waitedMs += ms;
-    this.#arm(PHASE_SLEEP, this.#core.clock.now() + ms);
+    this.#arm(PHASE_SLEEP, this.#now + ms);
     return new Promise<boolean>((resolve) => {
       this.#wake = resolve;
     }).finally(() => this.#arm(PHASE_NONE, Infinity));
@@ -439,7 +455,8 @@ export class Run implements DeadlineEntry {
     if (this.#finished) return;
     this.#finished = true;
     this.outcome.ok = ok;
-    this.outcome.latencyMs = this.#core.clock.now() - this.outcome.startedAt;
+    if (this.#stream) this.#now = this.#core.clock.now();
+    this.outcome.latencyMs = this.#now - this.outcome.startedAt;
     const events = this.#core.events;
     this.#onOutcome?.(this.outcome);
     if (events.wants('outcome')) events.emit('outcome', this.outcome);

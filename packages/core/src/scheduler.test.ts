@@ -26,12 +26,17 @@ describe('DeadlineScheduler', () => {
     expect(scheduler.size).toBe(0);
     expect(clock.pending).toBe(0);
   });
-  it('leaves no timer behind once every entry is cancelled', () => {
+  it('keeps its timer between entries, and lets it lapse harmlessly once nothing is due', async () => {
     const clock = new ManualClock();
     const scheduler = new DeadlineScheduler(clock);
-    const e = entry([], 1);
-    scheduler.schedule(e, 1_000);
-    scheduler.cancel(e);
+    const fired: number[] = [];
+    const first = entry(fired, 1);
+    scheduler.schedule(first, 1_000);
+    scheduler.cancel(first);
+    scheduler.schedule(entry(fired, 2), 1_500); // later than the armed timer: no new timer
+    expect(clock.pending).toBe(1);
+    await clock.advance(2_000);
+    expect(fired).toEqual([2]);
     expect(clock.pending).toBe(0);
   });
 });

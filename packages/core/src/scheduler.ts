@@ -12,8 +12,10 @@ export interface DeadlineEntry {
 
 /**
  * One timer for every deadline of an engine: a binary min-heap of entries with a single
- * clock timer armed for the earliest. Scheduling a later deadline than the earliest costs
- * a heap push and no timer work, so a call on the success path never touches `setTimeout`.
+ * clock timer armed for the earliest. Scheduling a later deadline than the armed one costs a
+ * heap push and no timer work. The timer stays armed when the heap empties (it only stops
+ * holding the process open), so back-to-back calls on the success path never touch
+ * `setTimeout`: a timer that fires early finds nothing due and re-arms for the earliest entry.
  */
 export class DeadlineScheduler {
   readonly #clock: Clock;
@@ -43,6 +45,7 @@ export class DeadlineScheduler {
       entry.heapIndex = this.#heap.length;
       this.#heap.push(entry);
       this.#up(entry.heapIndex);
+      if (this.#heap.length === 1 && this.#timer !== undefined) this.#clock.keepAlive?.(this.#timer, true);
     }
     if (at < this.#timerAt) this.#arm();
   }
@@ -59,11 +62,7 @@ export class DeadlineScheduler {
       this.#down(index);
       this.#up(last.heapIndex);
     }
-    if (this.#heap.length === 0 && this.#timer !== undefined) {
-      this.#clock.clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-    }
+    if (this.#heap.length === 0 && this.#timer !== undefined) this.#clock.keepAlive?.(this.#timer, false);
   }
 
   #arm(): void {

@@ -50,7 +50,14 @@ export class TargetRuntime<I, O, C> {
       hasProbe: config.probe !== undefined,
       onTransition: (from, to, reason, at) => {
         if (!this.#events.wants('breaker')) return;
-        const event = { target: this.name, from, to, reason, at, openUntil: to === 'open' ? this.breaker.openUntil : undefined };
+        const event = {
+          target: this.name,
+          from,
+          to,
+          reason,
+          at,
+          openUntil: to === 'open' ? this.breaker.openUntil : undefined,
+        };
         if (event.openUntil === undefined) delete event.openUntil;
         this.#events.emit('breaker', event);
       },

@@ -35,7 +35,13 @@ const sse = (data: unknown, event?: string): string =>
 
 const seconds = (ms: number): string => String(Math.max(1, Math.ceil(ms / 1000)));
 
-function openaiError(status: number, message: string, type: string, code: string | null, headers: Record<string, string> = {}): ErrorResponse {
+function openaiError(
+  status: number,
+  message: string,
+  type: string,
+  code: string | null,
+  headers: Record<string, string> = {},
+): ErrorResponse {
   return { status, headers, body: { error: { message, type, param: null, code } } };
 }
 
@@ -48,13 +54,19 @@ export const openaiDialect: Dialect = {
     const wait = fault.retryAfterMs ?? 1000;
     switch (fault.fault) {
       case 'rate_limit':
-        return openaiError(429, `Rate limit reached for requests. Please try again in ${wait}ms.`, 'requests', 'rate_limit_exceeded', {
-          'retry-after': seconds(wait),
-          'retry-after-ms': String(wait),
-          'x-ratelimit-limit-requests': '60',
-          'x-ratelimit-remaining-requests': '0',
-          'x-ratelimit-reset-requests': `${(wait / 1000).toFixed(3)}s`,
-        });
+        return openaiError(
+          429,
+          `Rate limit reached for requests. Please try again in ${wait}ms.`,
+          'requests',
+          'rate_limit_exceeded',
+          {
+            'retry-after': seconds(wait),
+            'retry-after-ms': String(wait),
+            'x-ratelimit-limit-requests': '60',
+            'x-ratelimit-remaining-requests': '0',
+            'x-ratelimit-reset-requests': `${(wait / 1000).toFixed(3)}s`,
+          },
+        );
       case 'quota':
         return openaiError(
           429,
@@ -82,14 +94,19 @@ export const openaiDialect: Dialect = {
       case 'content_filter':
         return openaiError(
           400,
-          "The response was filtered due to the prompt triggering the content management policy.",
+          'The response was filtered due to the prompt triggering the content management policy.',
           'invalid_request_error',
           'content_filter',
         );
       case 'unauthorized':
         return openaiError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
       case 'model_not_found':
-        return openaiError(404, 'The model does not exist or you do not have access to it.', 'invalid_request_error', 'model_not_found');
+        return openaiError(
+          404,
+          'The model does not exist or you do not have access to it.',
+          'invalid_request_error',
+          'model_not_found',
+        );
       default:
         return openaiError(500, 'The server had an error while processing your request.', 'server_error', null);
     }
@@ -100,8 +117,19 @@ export const openaiDialect: Dialect = {
       object: 'chat.completion',
       created: 1_767_225_600,
       model: request.model ?? 'fake-model',
-      choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
-      usage: { prompt_tokens: 10, completion_tokens: text.split(' ').length, total_tokens: 10 + text.split(' ').length },
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: text, refusal: null },
+          logprobs: null,
+          finish_reason: 'stop',
+        },
+      ],
+      usage: {
+        prompt_tokens: 10,
+        completion_tokens: text.split(' ').length,
+        total_tokens: 10 + text.split(' ').length,
+      },
     };
   },
   streamHead(request, id) {
@@ -114,10 +142,20 @@ export const openaiDialect: Dialect = {
     return [sse(chunk(id, undefined, {}, 'stop')), sse('[DONE]')];
   },
   streamError() {
-    return sse({ error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
+    return sse({
+      error: {
+        message: 'The server had an error while processing your request.',
+        type: 'server_error',
+        param: null,
+        code: null,
+      },
+    });
   },
   models() {
-    return { object: 'list', data: [{ id: 'fake-model', object: 'model', created: 1_767_225_600, owned_by: 'breakwater' }] };
+    return {
+      object: 'list',
+      data: [{ id: 'fake-model', object: 'model', created: 1_767_225_600, owned_by: 'breakwater' }],
+    };
   },
 };
 
@@ -131,8 +169,17 @@ function chunk(id: number, model: unknown, delta: Record<string, unknown>, finis
   };
 }
 
-function anthropicError(status: number, type: string, message: string, headers: Record<string, string> = {}): ErrorResponse {
-  return { status, headers: { 'request-id': 'req_fake', ...headers }, body: { type: 'error', error: { type, message } } };
+function anthropicError(
+  status: number,
+  type: string,
+  message: string,
+  headers: Record<string, string> = {},
+): ErrorResponse {
+  return {
+    status,
+    headers: { 'request-id': 'req_fake', ...headers },
+    body: { type: 'error', error: { type, message } },
+  };
 }
 
 /** Anthropic's messages API. */
@@ -207,7 +254,14 @@ export const anthropicDialect: Dialect = {
   streamTail(_id, chunks) {
     return [
       sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop'),
-      sse({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: chunks } }, 'message_delta'),
+      sse(
+        {
+          type: 'message_delta',
+          delta: { stop_reason: 'end_turn', stop_sequence: null },
+          usage: { output_tokens: chunks },
+        },
+        'message_delta',
+      ),
       sse({ type: 'message_stop' }, 'message_stop'),
     ];
   },
@@ -215,6 +269,11 @@ export const anthropicDialect: Dialect = {
     return sse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'error');
   },
   models() {
-    return { data: [{ type: 'model', id: 'fake-model', display_name: 'Fake', created_at: '2026-01-01T00:00:00Z' }], has_more: false, first_id: 'fake-model', last_id: 'fake-model' };
+    return {
+      data: [{ type: 'model', id: 'fake-model', display_name: 'Fake', created_at: '2026-01-01T00:00:00Z' }],
+      has_more: false,
+      first_id: 'fake-model',
+      last_id: 'fake-model',
+    };
   },
 };

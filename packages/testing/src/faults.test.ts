@@ -9,7 +9,10 @@ describe('bad scripts fail when the provider is created', () => {
     [{ script: ['explode'] }, /options\.script\[0\] must be one of ok, rate_limit/],
     [{ latency: -5 }, /options\.latency must be a non-negative number/],
     [{ latency: { uniform: [10, 5] } }, /options\.latency/],
-    [{ availability: { availability: 1.5, meanOutageMs: 1000 } }, /availability\.availability must be a number in \(0, 1\]/],
+    [
+      { availability: { availability: 1.5, meanOutageMs: 1000 } },
+      /availability\.availability must be a number in \(0, 1\]/,
+    ],
     [{ transient: { rate: 0.1, faults: [] } }, /transient\.faults must be a non-empty array/],
     [{ rateLimit: { requestsPerMinute: 0 } }, /requestsPerMinute must be a positive number/],
     [{ outages: [{ from: 10, to: 5 }] }, /outages\[0\]/],
@@ -26,7 +29,11 @@ describe('bad scripts fail when the provider is created', () => {
 describe('the fault schedule', () => {
   it('is deterministic for a seed', () => {
     const draw = () => {
-      const plan = new FaultPlan({ seed: 42, transient: { rate: 0.3, faults: ['rate_limit', 'server_error'] }, latency: { logNormal: { median: 800, sigma: 1 } } });
+      const plan = new FaultPlan({
+        seed: 42,
+        transient: { rate: 0.3, faults: ['rate_limit', 'server_error'] },
+        latency: { logNormal: { median: 800, sigma: 1 } },
+      });
       return Array.from({ length: 50 }, (_, i) => plan.decide(i * 100));
     };
     expect(draw()).toEqual(draw());
@@ -87,7 +94,10 @@ describe('in-process fake target', () => {
   it('throws errors shaped like the SDKs and honours its signal', async () => {
     const target = fakeTarget({ script: ['quota', 'hang'] });
     const controller = new AbortController();
-    await expect(target.call({}, { signal: controller.signal })).rejects.toMatchObject({ status: 429, code: 'insufficient_quota' });
+    await expect(target.call({}, { signal: controller.signal })).rejects.toMatchObject({
+      status: 429,
+      code: 'insufficient_quota',
+    });
     const hanging = target.call({}, { signal: controller.signal });
     controller.abort(new Error('stop'));
     await expect(hanging).rejects.toThrow('stop');

@@ -101,7 +101,8 @@ export function checkFault(value: unknown, path: string): FaultSpec {
   }
   if (!value || typeof value !== 'object') fail(path, 'a fault name or { fault, ... }', value);
   const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) if (!FAULT_KEYS.includes(key)) fail(`${path}.${key}`, 'absent (unknown key)', record[key]);
+  for (const key of Object.keys(record))
+    if (!FAULT_KEYS.includes(key)) fail(`${path}.${key}`, 'absent (unknown key)', record[key]);
   const spec = { ...checkFault(record.fault, `${path}.fault`) };
   for (const key of ['retryAfterMs', 'afterChunks'] as const) {
     const v = record[key];
@@ -131,7 +132,11 @@ export class FaultPlan {
     if (!options || typeof options !== 'object') fail('options', 'an object', options);
     for (const key of Object.keys(options)) {
       if (!OPTION_KEYS.includes(key) && !['reply', 'model', 'chunkSize', 'clock'].includes(key)) {
-        fail(`options.${key}`, `absent (known: ${OPTION_KEYS.join(', ')}, reply, model, chunkSize, clock)`, (options as Record<string, unknown>)[key]);
+        fail(
+          `options.${key}`,
+          `absent (known: ${OPTION_KEYS.join(', ')}, reply, model, chunkSize, clock)`,
+          (options as Record<string, unknown>)[key],
+        );
       }
     }
     this.#options = options;
@@ -148,7 +153,8 @@ export class FaultPlan {
     const availability = options.availability;
     if (availability) {
       const a = availability.availability;
-      if (typeof a !== 'number' || !(a > 0 && a <= 1)) fail('options.availability.availability', 'a number in (0, 1]', a);
+      if (typeof a !== 'number' || !(a > 0 && a <= 1))
+        fail('options.availability.availability', 'a number in (0, 1]', a);
       const mean = availability.meanOutageMs;
       if (typeof mean !== 'number' || !(mean > 0)) fail('options.availability.meanOutageMs', 'a positive number', mean);
       this.#episodes =
@@ -199,7 +205,10 @@ export class FaultPlan {
     const random = this.#random;
     const latencyMs = Math.max(0, sampleLatency(this.#options.latency, random));
     const firstTokenMs = Math.max(0, sampleLatency(this.#options.firstTokenLatency, random));
-    const spec = this.#script.shift() ?? this.#outageAt(now) ?? this.#limited(now) ?? this.#transient() ?? { fault: 'ok' as const };
+    const spec = this.#script.shift() ??
+      this.#outageAt(now) ??
+      this.#limited(now) ??
+      this.#transient() ?? { fault: 'ok' as const };
     return { ...spec, latencyMs, firstTokenMs };
   }
 

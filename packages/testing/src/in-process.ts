@@ -26,7 +26,12 @@ export class FakeProviderError extends Error {
   readonly code: string | undefined;
   readonly type: string | undefined;
 
-  constructor(message: string, status?: number, headers?: Headers, error?: { message: string; type: string; code: string | null }) {
+  constructor(
+    message: string,
+    status?: number,
+    headers?: Headers,
+    error?: { message: string; type: string; code: string | null },
+  ) {
     super(message);
     this.status = status;
     this.headers = headers;
@@ -145,10 +150,15 @@ export function fakeTarget(options: FakeTargetOptions = {}): FakeTarget {
         await wait(decision.latencyMs, signal);
         if (decision.fault === 'hang') await hang(signal);
         if (!['ok', 'stall', 'stream_error', 'reset'].includes(decision.fault)) {
-          throw decision.fault === 'malformed' ? new SyntaxError('Unexpected token') : fail(decision.fault, decision.retryAfterMs);
+          throw decision.fault === 'malformed'
+            ? new SyntaxError('Unexpected token')
+            : fail(decision.fault, decision.retryAfterMs);
         }
         await wait(decision.firstTokenMs, signal);
-        const chunks = splitChunks(replyText(options.reply, (input ?? {}) as Record<string, unknown>), options.chunkSize ?? 1);
+        const chunks = splitChunks(
+          replyText(options.reply, (input ?? {}) as Record<string, unknown>),
+          options.chunkSize ?? 1,
+        );
         const limit = decision.fault === 'ok' ? chunks.length : Math.min(chunks.length, decision.afterChunks ?? 1);
         for (let i = 0; i < limit; i++) {
           if (i > 0) await wait(plan.chunkDelay(), signal);
@@ -156,7 +166,11 @@ export function fakeTarget(options: FakeTargetOptions = {}): FakeTarget {
         }
         if (decision.fault === 'stall') await hang(signal);
         if (decision.fault === 'stream_error') {
-          throw new FakeProviderError('Overloaded', undefined, undefined, { message: 'Overloaded', type: 'overloaded_error', code: null });
+          throw new FakeProviderError('Overloaded', undefined, undefined, {
+            message: 'Overloaded',
+            type: 'overloaded_error',
+            code: null,
+          });
         }
         if (decision.fault === 'reset') throw Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
       } finally {

@@ -5,9 +5,7 @@ import { normal } from './random.js';
  * distribution (heavy tails, as LLM latencies have) given by its median and sigma.
  */
 export type Latency =
-  | number
-  | { uniform: [min: number, max: number] }
-  | { logNormal: { median: number; sigma: number } };
+  number | { uniform: [min: number, max: number] } | { logNormal: { median: number; sigma: number } };
 
 /** Checks a latency model; throws a TypeError naming `path` when it is not one. */
 export function checkLatency(value: unknown, path: string): Latency | undefined {

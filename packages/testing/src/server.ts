@@ -64,7 +64,9 @@ async function startFake(dialect: Dialect, options: FakeProviderOptions): Promis
   const plan = new FaultPlan(options);
   const chunkSize = options.chunkSize ?? 1;
   if (!Number.isInteger(chunkSize) || chunkSize < 1) {
-    throw new TypeError(`@breakwater/testing: options.chunkSize must be a positive integer; got ${JSON.stringify(chunkSize)}`);
+    throw new TypeError(
+      `@breakwater/testing: options.chunkSize must be a positive integer; got ${JSON.stringify(chunkSize)}`,
+    );
   }
   if (options.reply !== undefined && typeof options.reply !== 'string' && typeof options.reply !== 'function') {
     throw new TypeError('@breakwater/testing: options.reply must be a string or a function of the request body');

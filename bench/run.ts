@@ -1,0 +1,29 @@
+/**
+ * `pnpm bench`: runs the benchmarks, writes bench/results/<id>.json and bench/results/README.md.
+ * `pnpm bench --smoke` runs tiny sizes without writing results (CI keeps them from rotting).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runB1 } from './b1-call-overhead.js';
+import { RESULTS_DIR, type BenchResult } from './results.js';
+
+const smoke = process.argv.includes('--smoke');
+const results: BenchResult[] = [];
+
+results.push(await runB1(smoke ? { calls: 200, rounds: 2, write: false } : {}));
+
+const rows = results.map((r) => {
+  const peers = Object.entries(r.peers)
+    .map(([name, v]) => `${name} ${v}`)
+    .join(', ');
+  return `| ${r.id} | ${r.metric} | ${r.goal} | ${r.value} ${r.unit} | ${peers} | ${r.pass ? 'pass' : '**fail**'} |`;
+});
+const table = ['| id | metric | goal | breakwater | peers | pass |', '|---|---|---|---|---|---|', ...rows].join('\n');
+console.log(table);
+for (const r of results) if (r.details) console.log(r.id, JSON.stringify(r.details));
+if (!smoke) {
+  writeFileSync(
+    join(RESULTS_DIR, 'README.md'),
+    `# Benchmark results\n\nWritten by \`pnpm bench\`; each row's JSON is beside this file.\n\n${table}\n`,
+  );
+}
