@@ -391,6 +391,23 @@ describe('streaming calls', () => {
     expect(error).toMatchObject({ failureClass: 'timeout', delivered: 1, classification: { phase: 'idle' } });
   });
 
+  it('does not count the time the consumer holds a chunk as upstream silence', async () => {
+    const clock = new ManualClock();
+    const engine = createEngine<unknown, unknown, string>({
+      clock,
+      targets: { primary: { stream: () => chunks(['a', 'b', 'c']), timeouts: { idle: 1_000 } } },
+    });
+    const received: string[] = [];
+    const consuming = (async () => {
+      for await (const chunk of engine.stream({})) {
+        received.push(chunk);
+        await clock.advance(3_000); // a slow consumer: three idle periods per chunk
+      }
+    })();
+    await expect(consuming).resolves.toBeUndefined();
+    expect(received).toEqual(['a', 'b', 'c']);
+  });
+
   it('aborts the upstream when the consumer stops reading', async () => {
     let aborted = false;
     async function* endless(signal: AbortSignal): AsyncGenerator<string> {

@@ -62,6 +62,7 @@ export class Run implements DeadlineEntry {
   readonly #onOutcome: ((outcome: CallOutcome) => void) | undefined;
   #phase = PHASE_NONE;
   #idleDeadline = Infinity;
+  #yieldedAt = 0;
   #current: Attempt | undefined = undefined;
   #currentTarget: Target | undefined = undefined;
   #wake: ((woke: boolean) => void) | undefined = undefined;
@@ -490,12 +491,17 @@ export class Run implements DeadlineEntry {
     this.outcome.firstTokenMs = now - this.outcome.startedAt;
     this.outcome.delivered = 0;
     this.#idleDeadline = now + this.#currentTarget!.config.policy.timeouts.idle;
-    this.#phase = PHASE_STREAMING;
+    // The chunks read before the commit point are handed out now: the consumer holds them.
+    this.#yieldedAt = now;
+    this.#phase = PHASE_YIELDED;
     this.#core.scheduler.schedule(this, Math.min(this.deadline, this.#idleDeadline));
   }
 
   /** Streams: reads the next chunk under the idle and total deadlines. */
   async pull(): Promise<IteratorResult<unknown>> {
+    const clock = this.#core.clock;
+    // Time the consumer held the last chunk is not upstream silence: shift the idle deadline by it.
+    if (this.#phase === PHASE_YIELDED) this.#idleDeadline += clock.now() - this.#yieldedAt;
     this.#phase = PHASE_STREAMING;
     const attempt = this.#current!;
     let next: IteratorResult<unknown>;
@@ -510,9 +516,10 @@ export class Run implements DeadlineEntry {
       return next;
     }
     const isContent = this.#currentTarget!.config.isContent;
-    if (!isContent || isContent(next.value)) {
-      this.#idleDeadline = this.#core.clock.now() + this.#currentTarget!.config.policy.timeouts.idle;
-    }
+    const now = clock.now();
+    if (!isContent || isContent(next.value))
+      this.#idleDeadline = now + this.#currentTarget!.config.policy.timeouts.idle;
+    this.#yieldedAt = now;
     this.#phase = PHASE_YIELDED;
     return next;
   }
