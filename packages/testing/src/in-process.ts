@@ -57,6 +57,8 @@ export interface FakeTarget {
   stream(input: unknown, ctx: { signal: AbortSignal }): AsyncIterable<FakeChunk>;
   /** A cheap health check that follows the same outages (for breaker probes). */
   probe(ctx: { signal: AbortSignal }): Promise<void>;
+  /** `{ call, stream, probe }` alone, ready to be an engine target: `targets: { primary: fake.target }`. */
+  readonly target: Pick<FakeTarget, 'call' | 'stream' | 'probe'>;
   /** Every request: its time and what was done. */
   readonly requests: { at: number; fault: FaultName; stream: boolean; probe: boolean }[];
   /** Requests in flight now, and the most there ever were at once. */
@@ -79,7 +81,7 @@ const realClock: FakeClock = {
  * @example
  * const clock = new ManualClock();
  * const primary = fakeTarget({ clock, seed: 7, transient: { rate: 0.01, faults: ['rate_limit'] } });
- * const engine = createEngine({ clock, targets: { primary } });
+ * const engine = createEngine({ clock, targets: { primary: primary.target } });
  */
 export function fakeTarget(options: FakeTargetOptions = {}): FakeTarget {
   const plan = new FaultPlan(options);
@@ -120,7 +122,7 @@ export function fakeTarget(options: FakeTargetOptions = {}): FakeTarget {
     return decision;
   };
 
-  return {
+  const fake: Omit<FakeTarget, 'target'> = {
     async call(input, { signal }) {
       const decision = begin(false, false);
       try {
@@ -194,4 +196,5 @@ export function fakeTarget(options: FakeTargetOptions = {}): FakeTarget {
     isDown: () => plan.isDown(clock.now() - started),
     episodes: plan.episodes,
   };
+  return Object.assign(fake, { target: { call: fake.call, stream: fake.stream, probe: fake.probe } });
 }
