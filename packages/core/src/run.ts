@@ -113,27 +113,17 @@ export class Run implements DeadlineEntry {
   }
 
   /** Runs the chain until an attempt succeeds (for streams: reaches its first content chunk). */
-  async execute(): Promise<unknown> {
+  execute(): Promise<unknown> {
     const signal = this.#signal;
     if (signal) {
       if (signal.aborted) {
         this.#halt = CANCELLED;
         this.#haltReason = signal.reason;
-        throw this.#fail('cancelled', 'the call was cancelled before it started');
+        return Promise.reject(this.#fail('cancelled', 'the call was cancelled before it started'));
       }
       signal.addEventListener('abort', this);
     }
-    try {
-      const value = await this.#walk();
-      if (!this.#stream) {
-        this.#succeed();
-        this.#release();
-      }
-      return value;
-    } catch (error) {
-      this.#release();
-      throw error;
-    }
+    return this.#walk();
   }
 
   /** The caller's signal aborted. */
@@ -176,56 +166,73 @@ export class Run implements DeadlineEntry {
   }
 
   async #walk(): Promise<unknown> {
-    const clock = this.#core.clock;
-    let sequence = this.#plan.targets;
-    for (let index = 0; index < sequence.length; index++) {
-      const target = sequence[index]!;
-      if (this.#stream ? !target.config.stream : !target.config.call) {
-        this.outcome.skipped.push({ target: target.name, reason: 'unsupported' });
-        continue;
-      }
-      const admission = target.admit(this.#now);
-      if (typeof admission === 'string') {
-        const retryInMs = target.retryIn(this.#now);
-        this.outcome.skipped.push(
-          retryInMs > 0
-            ? { target: target.name, reason: admission, retryInMs }
-            : { target: target.name, reason: admission },
-        );
-        continue;
-      }
-      const trial = admission === Admission.Trial;
-      target.budget?.deposit();
-      for (let attemptNo = 1; ; attemptNo++) {
-        if (await this.#attempt(target, attemptNo, trial)) return this.#value;
-        if (this.#halt) throw this.#haltError();
-        const failure = this.#failure!;
-        const decision = this.#decide(target, failure, attemptNo, sequence, index);
-        if (decision === Next.Stop) throw this.#fail(failure.class, `the call failed: ${failure.class}`);
-        if (decision === Next.NextTarget) {
-          const fallback = this.#fallbackFor(target, failure);
-          if (fallback && sequence.indexOf(fallback) === -1) {
-            sequence = [...sequence.slice(0, index + 1), fallback, ...sequence.slice(index + 1)];
-          } else if (fallback && sequence.indexOf(fallback) > index + 1) {
-            const rest = sequence.slice(index + 1).filter((t) => t !== fallback);
-            sequence = [...sequence.slice(0, index + 1), fallback, ...rest];
-          }
-          break;
+    try {
+      const clock = this.#core.clock;
+      let sequence = this.#plan.targets;
+      for (let index = 0; index < sequence.length; index++) {
+        const target = sequence[index]!;
+        if (this.#stream ? !target.config.stream : !target.config.call) {
+          this.outcome.skipped.push({ target: target.name, reason: 'unsupported' });
+          continue;
         }
-        const record = this.outcome.attempts[this.outcome.attempts.length - 1]!;
-        const woke = await this.#sleep(record.waitMs!);
-        this.#now = clock.now();
-        this.outcome.retries++;
-        if (!woke || this.#halt) throw this.#haltError();
-        if (!target.isAvailable(this.#now)) break;
+        const admission = target.admit(this.#now);
+        if (typeof admission === 'string') {
+          const retryInMs = target.retryIn(this.#now);
+          this.outcome.skipped.push(
+            retryInMs > 0
+              ? { target: target.name, reason: admission, retryInMs }
+              : { target: target.name, reason: admission },
+          );
+          continue;
+        }
+        const trial = admission === Admission.Trial;
+        target.budget?.deposit();
+        for (let attemptNo = 1; ; attemptNo++) {
+          if (await this.#attempt(target, attemptNo, trial)) {
+            if (!this.#stream) {
+              this.#succeed();
+              this.#release();
+            }
+            return this.#value;
+          }
+          if (this.#halt) throw this.#haltError();
+          const failure = this.#failure!;
+          const decision = this.#decide(target, failure, attemptNo, sequence, index);
+          if (decision === Next.Stop) throw this.#fail(failure.class, `the call failed: ${failure.class}`);
+          if (decision === Next.NextTarget) {
+            const fallback = this.#fallbackFor(target, failure);
+            if (fallback && sequence.indexOf(fallback) === -1) {
+              sequence = [...sequence.slice(0, index + 1), fallback, ...sequence.slice(index + 1)];
+            } else if (fallback && sequence.indexOf(fallback) > index + 1) {
+              const rest = sequence.slice(index + 1).filter((t) => t !== fallback);
+              sequence = [...sequence.slice(0, index + 1), fallback, ...rest];
+            }
+            break;
+          }
+          const record = this.outcome.attempts[this.outcome.attempts.length - 1]!;
+          const woke = await this.#sleep(record.waitMs!);
+          this.#now = clock.now();
+          this.outcome.retries++;
+          if (!woke || this.#halt) throw this.#haltError();
+          if (!target.isAvailable(this.#now)) break;
+        }
       }
+      const last = this.#failure;
+      if (last) throw this.#fail(last.class, `every target failed; last failure: ${last.class}`);
+      let retryAfterMs = Infinity;
+      for (const skip of this.outcome.skipped)
+        if (skip.retryInMs !== undefined) retryAfterMs = Math.min(retryAfterMs, skip.retryInMs);
+      throw this.#fail(
+        'unavailable',
+        'no target is available',
+        Number.isFinite(retryAfterMs) ? retryAfterMs : undefined,
+      );
+    } catch (error) {
+      // Every failure path has finished the outcome; this only guarantees the listener and
+      // the scheduler entry are gone whatever was thrown.
+      this.#release();
+      throw error;
     }
-    const last = this.#failure;
-    if (last) throw this.#fail(last.class, `every target failed; last failure: ${last.class}`);
-    let retryAfterMs = Infinity;
-    for (const skip of this.outcome.skipped)
-      if (skip.retryInMs !== undefined) retryAfterMs = Math.min(retryAfterMs, skip.retryInMs);
-    throw this.#fail('unavailable', 'no target is available', Number.isFinite(retryAfterMs) ? retryAfterMs : undefined);
   }
 
   /** One attempt; true on success (value in #value), false with #failure set. */
