@@ -10,6 +10,8 @@ export default defineConfig({
       { find: /^@breakwater\/core\/fetch$/, replacement: source('./packages/core/src/fetch.ts') },
       { find: /^@breakwater\/core$/, replacement: source('./packages/core/src/index.ts') },
       { find: /^@breakwater\/testing$/, replacement: source('./packages/testing/src/index.ts') },
+      { find: /^@breakwater\/express$/, replacement: source('./packages/express/src/index.ts') },
+      { find: /^@breakwater\/koa$/, replacement: source('./packages/koa/src/index.ts') },
     ],
   },
   test: {

@@ -7,7 +7,7 @@
  */
 import { fakeAnthropic, fakeOpenAI } from '@breakwater/testing';
 import type { CallOutcome } from '@breakwater/core';
-import { createChatEngine } from './engine.js';
+import { createChatEngine } from '@breakwater/example-shared';
 
 const CALLS = Number(process.env.CALLS ?? 1200);
 const CONCURRENCY = 10;
@@ -22,7 +22,13 @@ const primary = await fakeOpenAI({
   },
 });
 const secondary = await fakeAnthropic({ seed: 8, latency: { logNormal: { median: 60, sigma: 0.6 } } });
-const { engine, fetch } = createChatEngine({ openaiBaseURL: primary.baseURL, anthropicBaseURL: secondary.origin });
+const { engine, close } = createChatEngine(
+  { openaiBaseURL: primary.baseURL, anthropicBaseURL: secondary.baseURL },
+  {
+    timeouts: { total: '8s', attempt: '3s', firstToken: '2s', idle: '2s' },
+    breaker: { window: '10s', cooldown: '2s', maxCooldown: '10s' },
+  },
+);
 
 const breakerLog: string[] = [];
 engine.on('breaker', (e) => breakerLog.push(`${e.target}: ${e.from} -> ${e.to} (${e.reason})`));
@@ -68,8 +74,8 @@ const primaryOk = primary.requests.filter((r) => r.fault === 'ok').length;
 
 console.log(`\r  ${CALLS}/${CALLS} calls done in ${elapsed.toFixed(1)} s\n`);
 console.table({
-  'primary (OpenAI) answered': { value: byTarget.get('openai/gpt-4o-mini') ?? 0 },
-  'secondary (Anthropic) answered': { value: byTarget.get('anthropic/haiku') ?? 0 },
+  'primary (OpenAI) answered': { value: byTarget.get('openai') ?? 0 },
+  'secondary (Anthropic) answered': { value: byTarget.get('anthropic') ?? 0 },
   'calls that failed': { value: outcomes.length - answered.length },
   'primary requests that failed upstream': { value: primary.requests.length - primaryOk },
   'upstream attempts per call': { value: Number((upstream / outcomes.length).toFixed(2)) },
@@ -80,5 +86,5 @@ console.log('\nbreaker transitions (the half-open check is a synthetic probe, ne
 for (const line of breakerLog) console.log(`  ${line}`);
 console.log(`\nprimary probes: ${primary.requests.filter((r) => r.method === 'GET').length}`);
 
-await fetch.close();
+await close();
 await Promise.all([primary.close(), secondary.close()]);

@@ -153,6 +153,14 @@ export class Engine<I = unknown, O = unknown, C = unknown> {
     this.#runtime(target).breaker.reset(this.#core.clock.now());
   }
 
+  /**
+   * Releases the engine's shared timer once no call is pending, for a clean shutdown. The
+   * engine stays usable: a later call arms the timer again.
+   */
+  close(): void {
+    this.#core.scheduler.dispose();
+  }
+
   #runtime(name: string): TargetRuntime<unknown, unknown, unknown> {
     const runtime = this.#targets.get(name);
     if (!runtime) throw optionError('target', `one of ${[...this.#targets.keys()].join(', ')}`, name);

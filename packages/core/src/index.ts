@@ -51,3 +51,23 @@ export { parseDuration, parseGoDuration, type Duration } from './duration.js';
 export { CHANNELS, type BreakerEvent, type EngineEvents, type ProbeEvent, type WarningEvent } from './events.js';
 export type { AttemptRecord, CallOutcome, SkipRecord, SkipReason } from './outcome.js';
 export type { TargetStatus } from './target.js';
+export { Guard, stderrLogger, type BoundRoute, type DegradedLogger, type GuardOptions } from './request/guard.js';
+export {
+  RequestScope,
+  ClientGoneError,
+  DEGRADED_HEADER,
+  type DegradedResponse,
+  type DegradedTier,
+} from './request/scope.js';
+export {
+  compileRoute,
+  DEFAULT_STATIC_MESSAGE,
+  type CacheTierOptions,
+  type CompiledRoute,
+  type QueueTierOptions,
+  type RouteOptions,
+  type StaticTierOptions,
+} from './request/route.js';
+export { streamSse, SSE_HEADERS, type SseOptions, type SseSink } from './request/sse.js';
+export { JobQueue, type JobStatus, type JobView } from './request/jobs.js';
+export { ResponseCache, cacheKey, type CachedResponse } from './request/response-cache.js';

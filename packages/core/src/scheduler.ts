@@ -65,6 +65,14 @@ export class DeadlineScheduler {
     if (this.#heap.length === 0 && this.#timer !== undefined) this.#clock.keepAlive?.(this.#timer, false);
   }
 
+  /** Clears the timer when nothing is pending (for a clean shutdown); a later entry re-arms it. */
+  dispose(): void {
+    if (this.#heap.length > 0 || this.#timer === undefined) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+
   #arm(): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     const head = this.#heap[0];

@@ -1,11 +1,11 @@
 /**
- * The engine of the quickstart: OpenAI first, Anthropic second, both through their official
- * SDKs with their own retries off, and a fetch with connect/headers/body timeouts.
+ * The chat engine of the examples: OpenAI first, Anthropic second, both through their official
+ * SDKs with their own retries off and a fetch with connect/headers/body timeouts.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { createEngine, type Engine } from '@breakwater/core';
-import { createTimeoutFetch } from '@breakwater/core/fetch';
+import { createEngine, type Engine, type PolicyOptions } from '@breakwater/core';
+import { createTimeoutFetch, type TimeoutFetch } from '@breakwater/core/fetch';
 
 /** What the app asks: chat messages. */
 export interface ChatInput {
@@ -22,54 +22,70 @@ export interface ProviderUrls {
   anthropicBaseURL: string;
 }
 
-/** Builds the engine; also returns the fetch so the caller can close its pool. */
-export function createChatEngine(urls: ProviderUrls) {
-  const fetch = createTimeoutFetch({ connect: '2s', headers: '10s', body: '10s' });
+/** The engine and what to close on shutdown. */
+export interface ChatEngine {
+  engine: Engine<ChatInput, ChatAnswer, string>;
+  fetch: TimeoutFetch;
+  close(): Promise<void>;
+}
+
+/** Target names, in chain order. */
+export const PRIMARY = 'openai';
+export const SECONDARY = 'anthropic';
+
+/** Builds the engine. `defaults` overrides the LLM preset (timeouts, retry, breaker). */
+export function createChatEngine(
+  urls: ProviderUrls,
+  defaults?: PolicyOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): ChatEngine {
+  const fetch = createTimeoutFetch({ connect: '2s', headers: '30s', body: '20s' });
   const openai = new OpenAI({
     baseURL: urls.openaiBaseURL,
-    apiKey: process.env.OPENAI_API_KEY ?? 'fake',
+    apiKey: env.OPENAI_API_KEY ?? 'fake',
     maxRetries: 0,
     fetch,
   });
   const anthropic = new Anthropic({
     baseURL: urls.anthropicBaseURL,
-    apiKey: process.env.ANTHROPIC_API_KEY ?? 'fake',
+    apiKey: env.ANTHROPIC_API_KEY ?? 'fake',
     maxRetries: 0,
     fetch,
   });
+  const openaiModel = env.OPENAI_MODEL ?? 'gpt-4o-mini';
+  const anthropicModel = env.ANTHROPIC_MODEL ?? 'claude-haiku-4-5';
 
-  const engine: Engine<ChatInput, ChatAnswer, string> = createEngine<ChatInput, ChatAnswer, string>({
-    defaults: {
-      timeouts: { total: '8s', attempt: '3s', firstToken: '2s', idle: '2s' },
-      breaker: { window: '10s', cooldown: '2s', maxCooldown: '10s' },
-    },
+  const engine = createEngine<ChatInput, ChatAnswer, string>({
+    ...(defaults ? { defaults } : {}),
     targets: {
-      'openai/gpt-4o-mini': {
+      [PRIMARY]: {
         client: openai,
         call: async (input, { signal }) => {
           const completion = await openai.chat.completions.create(
-            { model: 'gpt-4o-mini', messages: input.messages },
+            { model: openaiModel, messages: input.messages },
             { signal },
           );
           return { content: completion.choices[0]?.message.content ?? '' };
         },
         stream: async function* (input, { signal }) {
           const stream = await openai.chat.completions.create(
-            { model: 'gpt-4o-mini', messages: input.messages, stream: true },
+            { model: openaiModel, messages: input.messages, stream: true },
             { signal },
           );
-          for await (const chunk of stream) yield chunk.choices[0]?.delta.content ?? '';
+          for await (const chunk of stream) {
+            const text = chunk.choices[0]?.delta.content;
+            if (text) yield text; // the role-only opener and the final chunk carry no text
+          }
         },
-        isContent: (chunk) => chunk.length > 0,
         probe: async ({ signal }) => {
           await openai.models.list({ signal });
         },
       },
-      'anthropic/haiku': {
+      [SECONDARY]: {
         client: anthropic,
         call: async (input, { signal }) => {
           const message = await anthropic.messages.create(
-            { model: 'claude-haiku-4-5', max_tokens: 256, messages: input.messages },
+            { model: anthropicModel, max_tokens: 1024, messages: input.messages },
             { signal },
           );
           const block = message.content[0];
@@ -77,7 +93,7 @@ export function createChatEngine(urls: ProviderUrls) {
         },
         stream: async function* (input, { signal }) {
           const stream = await anthropic.messages.create(
-            { model: 'claude-haiku-4-5', max_tokens: 256, messages: input.messages, stream: true },
+            { model: anthropicModel, max_tokens: 1024, messages: input.messages, stream: true },
             { signal },
           );
           for await (const event of stream) {
@@ -90,5 +106,5 @@ export function createChatEngine(urls: ProviderUrls) {
       },
     },
   });
-  return { engine, fetch };
+  return { engine, fetch, close: () => fetch.close() };
 }

@@ -1,0 +1,73 @@
+/**
+ * The Express chat app: `POST /v1/chat` (JSON) and `POST /v1/chat/stream` (SSE) through a
+ * chain of OpenAI then Anthropic, with the cache and static tiers on. Exported for tests.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { breakwater, type GuardOptions } from '@breakwater/express';
+import { parseChat, STATIC_ANSWER, type ChatAnswer, type ChatEngine } from '@breakwater/example-shared';
+
+export interface AppOptions {
+  /** The request deadline in ms (default: the engine's total timeout). */
+  timeoutMs?: number;
+  /** Where degraded responses are logged (default: stderr). */
+  logger?: GuardOptions<Request>['logger'];
+}
+
+export function createApp({ engine }: Pick<ChatEngine, 'engine'>, options: AppOptions = {}) {
+  const app = express();
+  const bw = breakwater(engine, {
+    tenant: (req) => req.get('x-tenant-id'),
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+  });
+  const chat = bw.route({
+    name: 'chat',
+    ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+    cache: { key: (req) => req.body?.messages, maxAge: '10m' },
+    static: { body: STATIC_ANSWER },
+  });
+
+  app.use(express.json({ limit: '64kb' }), bw);
+
+  app.post('/v1/chat', chat, async (req, res) => {
+    const input = parseChat(req.body);
+    if (!input)
+      return void res.status(400).json({ error: 'Send { "messages": [{ "role": "user", "content": "..." }] }.' });
+    const answer = await req.breakwater.call<ChatAnswer>(input);
+    res.json({ role: 'assistant', content: answer.content, provider: req.breakwater.outcomes.at(-1)?.target });
+  });
+
+  app.post('/v1/chat/stream', chat, async (req, res) => {
+    const input = parseChat(req.body);
+    if (!input)
+      return void res.status(400).json({ error: 'Send { "messages": [{ "role": "user", "content": "..." }] }.' });
+    await breakwater.sse(req, res, req.breakwater.stream<string>(input));
+  });
+
+  app.use(bw.errors);
+  // Render every remaining error as JSON with its status and headers; never upstream text.
+  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(error);
+    const e = error as {
+      status?: number;
+      statusCode?: number;
+      expose?: boolean;
+      message?: string;
+      headers?: Record<string, string>;
+    };
+    const status = e.status ?? e.statusCode ?? 500;
+    if (e.headers) res.set(e.headers);
+    res
+      .status(status)
+      .json({
+        error:
+          e.expose && status < 500
+            ? e.message
+            : status < 500
+              ? 'Bad request.'
+              : e.expose
+                ? e.message
+                : 'Internal error.',
+      });
+  });
+  return { app, close: () => bw.close() };
+}

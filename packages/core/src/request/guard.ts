@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import createHttpError from 'http-errors';
+import { Chain, type Engine } from '../engine.js';
+import { parseDuration, type Duration } from '../duration.js';
+import { checkObject, optionError, readFunction, readNumber } from '../validate.js';
+import { JobQueue, type JobView } from './jobs.js';
+import { ResponseCache } from './response-cache.js';
+import { compileRoute, type CompiledRoute, type RouteOptions } from './route.js';
+import { RequestScope } from './scope.js';
+
+/** Receives one structured record per degraded response (pino, console, or your own). */
+export interface DegradedLogger {
+  warn(record: Record<string, unknown>, message?: string): void;
+}
+
+/** Options of the adapters' `breakwater(engine, options)` middleware. */
+export interface GuardOptions<R> {
+  /** The request's tenant, for cache scoping and logs (letters, digits and `._:-`, at most 128). */
+  tenant?: (request: R) => string | undefined;
+  /** The request id (default: a valid `x-request-id` header, else a generated one). */
+  requestId?: (request: R) => string | undefined;
+  /** Where degraded responses are logged; `false` turns it off. Default: a JSON line on stderr. */
+  logger?: DegradedLogger | false;
+  /** Most responses the cache tier keeps, over all routes. Default 1000. */
+  cacheSize?: number;
+  /** The queue tier's job store. */
+  queue?: { max?: number; pollInterval?: Duration; path?: string };
+}
+
+/** A compiled route with its chain resolved against the engine. */
+export interface BoundRoute<R> extends CompiledRoute<R> {
+  compiledChain: Chain | undefined;
+}
+
+const GUARD_KEYS = ['tenant', 'requestId', 'logger', 'cacheSize', 'queue'];
+const TENANT = /^[A-Za-z0-9._:-]{1,128}$/;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The default degraded-response log: one JSON line on stderr. */
+export const stderrLogger: DegradedLogger = {
+  warn(record, message) {
+    process.stderr.write(`${JSON.stringify({ level: 'warn', msg: message, ...record })}\n`);
+  },
+};
+
+/**
+ * The request path shared by both adapters: per-request scopes, route compilation, the
+ * cache and queue tiers, and degradation. Adapters only translate to and from their framework.
+ */
+export class Guard<R> {
+  readonly engine: Engine<unknown, unknown, unknown>;
+  readonly cache: ResponseCache;
+  readonly jobs: JobQueue;
+  /** Path prefix the adapters serve job status under. */
+  readonly jobsPath: string;
+  readonly logger: DegradedLogger | undefined;
+  readonly #tenant: ((request: R) => string | undefined) | undefined;
+  readonly #requestId: ((request: R) => string | undefined) | undefined;
+  readonly #defaultRoute: BoundRoute<R>;
+  readonly #routes = new WeakMap<CompiledRoute<R>, BoundRoute<R>>();
+  readonly #idPrefix = randomBytes(4).toString('hex');
+  #ids = 0;
+
+  constructor(engine: Engine<any, any, any>, options: GuardOptions<R> = {}) {
+    this.engine = engine as Engine<unknown, unknown, unknown>;
+    const record = checkObject(options, 'options', GUARD_KEYS);
+    this.#tenant = readFunction(record, 'tenant', 'options');
+    this.#requestId = readFunction(record, 'requestId', 'options');
+    const logger = record.logger;
+    if (logger !== undefined && logger !== false && typeof (logger as DegradedLogger)?.warn !== 'function') {
+      throw optionError('options.logger', 'an object with warn(record, message), or false', logger);
+    }
+    this.logger = logger === false ? undefined : ((logger as DegradedLogger | undefined) ?? stderrLogger);
+    this.cache = new ResponseCache(readNumber(record, 'cacheSize', 'options', 1000, { min: 1, integer: true }));
+    const queue =
+      record.queue === undefined ? {} : checkObject(record.queue, 'options.queue', ['max', 'pollInterval', 'path']);
+    const pollMs = queue.pollInterval === undefined ? 1000 : parseDuration(queue.pollInterval);
+    if (pollMs === undefined || pollMs <= 0)
+      throw optionError('options.queue.pollInterval', 'a positive duration', queue.pollInterval);
+    this.jobs = new JobQueue(this.engine, {
+      max: readNumber(queue, 'max', 'options.queue', 1000, { min: 1, integer: true }),
+      pollMs,
+    });
+    const path = queue.path ?? '/_breakwater/jobs';
+    if (typeof path !== 'string' || !path.startsWith('/'))
+      throw optionError('options.queue.path', 'a path starting with /', path);
+    this.jobsPath = path.replace(/\/$/, '');
+    this.#defaultRoute = this.bind(compileRoute<R>({}));
+  }
+
+  /** Resolves a compiled route's chain against the engine (once per route). */
+  bind(route: CompiledRoute<R>): BoundRoute<R> {
+    let bound = this.#routes.get(route);
+    if (!bound) {
+      bound = { ...route, compiledChain: route.chain ? this.engine.chain(route.chain) : undefined };
+      this.#routes.set(route, bound);
+    }
+    return bound;
+  }
+
+  /** Compiles and binds route options at once (the adapters' `bw.route()`). */
+  route(options?: RouteOptions<R>): CompiledRoute<R> {
+    const route = compileRoute(options);
+    this.bind(route);
+    return route;
+  }
+
+  /**
+   * Starts a request's scope. Throws a 400 http error when the tenant is malformed.
+   * `path` names the route in logs when the route has no name.
+   */
+  begin(request: R, path: string, header: (name: string) => string | undefined): RequestScope<R> {
+    const tenant = this.#tenant?.(request);
+    if (tenant !== undefined && (typeof tenant !== 'string' || !TENANT.test(tenant))) {
+      throw createHttpError(400, 'Invalid tenant: use 1-128 letters, digits, ".", "_", ":" or "-".');
+    }
+    let id = this.#requestId?.(request) ?? header('x-request-id');
+    if (id === undefined || !REQUEST_ID.test(id)) id = `${this.#idPrefix}-${(++this.#ids).toString(36)}`;
+    return new RequestScope(this, request, id, tenant, path, this.#defaultRoute);
+  }
+
+  /** A queued job's state for the status URL. */
+  job(id: string): JobView | undefined {
+    return this.jobs.get(id);
+  }
+
+  /** Stops background work (the queue's poll timer). */
+  close(): void {
+    this.jobs.close();
+  }
+}

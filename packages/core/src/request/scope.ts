@@ -1,0 +1,250 @@
+import createHttpError, { type HttpError } from 'http-errors';
+import type { CallOptions } from '../engine.js';
+import { isCallFailedError, type CallFailedError } from '../errors.js';
+import type { CallOutcome } from '../outcome.js';
+import type { BoundRoute, Guard } from './guard.js';
+import type { CompiledRoute } from './route.js';
+import { cacheKey } from './response-cache.js';
+
+/** The degradation tiers a request can be answered from. */
+export type DegradedTier = 'cache' | 'static' | 'queued';
+
+/** A response to send instead of the handler's, when the chain failed. */
+export interface DegradedResponse {
+  tier: DegradedTier;
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** Header that marks a degraded response, with the tier as its value. */
+export const DEGRADED_HEADER = 'x-breakwater-degraded';
+
+/** Why the scope aborted its signal: the client went away. */
+export class ClientGoneError extends Error {
+  override readonly name = 'ClientGoneError';
+  constructor() {
+    super('the client closed the request');
+  }
+}
+
+const CALLER_STATUS: Record<string, [number, string]> = {
+  bad_request: [400, 'The model provider rejected this request.'],
+  context_length: [413, 'The conversation is too long for the model; shorten it and try again.'],
+  content_policy: [422, "The request was refused by the model provider's content policy."],
+};
+
+/**
+ * One HTTP request's breakwater context (`req.breakwater`, `ctx.state.breakwater`): its id,
+ * tenant and deadline, one AbortSignal that the client leaving aborts, `call()` and
+ * `stream()` bound to it and to the route's chain, and the degradation tiers.
+ */
+export class RequestScope<R> {
+  /** The request id (from `x-request-id` when valid, else generated). */
+  readonly id: string;
+  readonly tenant: string | undefined;
+  /** Engine clock ms when the request started. */
+  readonly startedAt: number;
+  /** Every call's outcome, in order. */
+  readonly outcomes: CallOutcome[] = [];
+  /** The tier that answered, once degraded. */
+  tier: DegradedTier | undefined = undefined;
+  readonly #guard: Guard<R>;
+  readonly #request: R;
+  readonly #path: string;
+  #route: BoundRoute<R>;
+  #deadline: number;
+  #cacheKey: string | undefined = undefined;
+  #controller: AbortController | undefined = undefined;
+  #closed = false;
+  #last: { input: unknown; chain: readonly string[] | undefined } | undefined = undefined;
+  readonly #record = (outcome: CallOutcome): void => {
+    this.outcomes.push(outcome);
+  };
+
+  constructor(guard: Guard<R>, request: R, id: string, tenant: string | undefined, path: string, route: BoundRoute<R>) {
+    this.#guard = guard;
+    this.#request = request;
+    this.id = id;
+    this.tenant = tenant;
+    this.#path = path;
+    this.startedAt = guard.engine.clock.now();
+    this.#route = route;
+    this.#deadline = this.startedAt + guard.engine.defaults.timeouts.total;
+  }
+
+  /** The route's name in logs: its `name`, else the request path. */
+  get routeName(): string {
+    return this.#route.name ?? this.#path;
+  }
+
+  /** Aborted when the client goes away. Created on first use. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#closed) this.#controller.abort(new ClientGoneError());
+    }
+    return this.#controller.signal;
+  }
+
+  /** True once the client went away. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Ms left before the request's deadline. */
+  remaining(): number {
+    return this.#deadline - this.#guard.engine.clock.now();
+  }
+
+  /** Applies a route's options (the route middleware calls this before the handler). */
+  applyRoute(route: CompiledRoute<R>): void {
+    this.useRoute(this.#guard.bind(route));
+  }
+
+  /** Applies an already bound route. */
+  useRoute(route: BoundRoute<R>): void {
+    this.#route = route;
+    this.#deadline = this.startedAt + (route.timeout ?? this.#guard.engine.defaults.timeouts.total);
+    this.#cacheKey = route.cache ? cacheKey(this.routeName, this.tenant, route.cache.key(this.#request)) : undefined;
+  }
+
+  /** Makes an LLM call through the route's chain, under the request's deadline and signal. */
+  call<O = unknown>(input: unknown, options?: { chain?: readonly string[] }): Promise<O> {
+    return this.#guard.engine.call(input, this.#callOptions(input, options)) as Promise<O>;
+  }
+
+  /** Streams an LLM call through the route's chain, under the request's deadline and signal. */
+  stream<C = unknown>(input: unknown, options?: { chain?: readonly string[] }): AsyncGenerator<C, void, undefined> {
+    return this.#guard.engine.stream(input, this.#callOptions(input, options)) as AsyncGenerator<C, void, undefined>;
+  }
+
+  /** The client went away: abort whatever is running. */
+  clientGone(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#controller?.abort(new ClientGoneError());
+  }
+
+  /** Keeps a successful response for the cache tier (when the route has one). */
+  remember(status: number, body: unknown): void {
+    if (this.#cacheKey === undefined || status < 200 || status >= 300 || body === undefined) return;
+    this.#guard.cache.set(this.#cacheKey, status, body, this.#guard.engine.clock.now());
+  }
+
+  /**
+   * Turns a failure into what the client gets. Errors that are not breakwater's are rethrown
+   * untouched. Caller errors become documented 4xx http errors; provider-side failures try
+   * the cache, static and queue tiers in that order, then become a 503 (with `Retry-After`)
+   * or a 504 (deadline) http error. Upstream text never reaches the client.
+   */
+  degrade(error: unknown): DegradedResponse {
+    if (!isCallFailedError(error)) throw error;
+    const failure = error as CallFailedError;
+    const failureClass = failure.failureClass;
+    if (failureClass === 'cancelled') throw createHttpError(499, 'Client Closed Request', { expose: false });
+    const caller = CALLER_STATUS[failureClass];
+    if (caller) throw createHttpError(caller[0], caller[1], { failureClass });
+
+    const now = this.#guard.engine.clock.now();
+    const route = this.#route;
+    if (route.cache && this.#cacheKey !== undefined) {
+      const cached = this.#guard.cache.get(this.#cacheKey, route.cache.maxAge, now);
+      if (cached) {
+        const age = Math.round((now - cached.storedAt) / 1000);
+        return this.#degraded(failure, {
+          tier: 'cache',
+          status: cached.status,
+          headers: { [DEGRADED_HEADER]: 'cache', age: String(age) },
+          body: mark(cached.body, { degraded: 'cache', stale: true }),
+        });
+      }
+    }
+    if (route.static) {
+      return this.#degraded(failure, {
+        tier: 'static',
+        status: route.static.status,
+        headers: { [DEGRADED_HEADER]: 'static' },
+        body: mark(route.static.body, { degraded: 'static' }),
+      });
+    }
+    if (route.queue && this.#last) {
+      const job = this.#guard.jobs.submit(this.#last.chain, this.#last.input, route.queue.ttl);
+      if (job) {
+        const location = `${this.#guard.jobsPath}/${job.id}`;
+        return this.#degraded(failure, {
+          tier: 'queued',
+          status: 202,
+          headers: { [DEGRADED_HEADER]: 'queued', location },
+          body: { degraded: 'queued', jobId: job.id, status: job.status, statusUrl: location },
+        });
+      }
+    }
+    if (failureClass === 'timeout') {
+      throw createHttpError(504, 'The model providers did not answer in time.', { failureClass });
+    }
+    const retryAfterMs = failure.retryAfterMs ?? this.#earliestReopening(now);
+    const headers =
+      retryAfterMs !== undefined ? { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } : undefined;
+    throw createHttpError(503, 'The model providers are unavailable right now; please try again shortly.', {
+      failureClass,
+      headers,
+    });
+  }
+
+  #callOptions(input: unknown, options: { chain?: readonly string[] } | undefined): CallOptions {
+    const chain = options?.chain ?? this.#route.compiledChain;
+    this.#last = { input, chain: options?.chain ?? this.#route.chain };
+    const callOptions: CallOptions = {
+      signal: this.signal,
+      timeout: Math.max(1, this.remaining()),
+      onOutcome: this.#record,
+    };
+    if (chain) callOptions.chain = chain;
+    return callOptions;
+  }
+
+  /** Ms until the first of the route's targets may be tried again, if any is shut. */
+  #earliestReopening(now: number): number | undefined {
+    const names = this.#route.chain;
+    let earliest: number | undefined;
+    for (const status of this.#guard.engine.status()) {
+      if (names && !names.includes(status.name)) continue;
+      const until = Math.max(status.openUntil ?? 0, status.cooldownUntil ?? 0);
+      if (until > now) earliest = Math.min(earliest ?? Infinity, until - now);
+    }
+    return earliest;
+  }
+
+  #degraded(failure: CallFailedError, response: DegradedResponse): DegradedResponse {
+    this.tier = response.tier;
+    this.#guard.logger?.warn(
+      {
+        event: 'breakwater.degraded',
+        requestId: this.id,
+        route: this.routeName,
+        tenant: this.tenant,
+        tier: response.tier,
+        status: response.status,
+        failureClass: failure.failureClass,
+        attempts: failure.outcome.attempts.map((a) => ({
+          target: a.target,
+          class: a.class,
+          status: a.status,
+          latencyMs: Math.round(a.latencyMs),
+        })),
+        skipped: failure.outcome.skipped,
+      },
+      'breakwater degraded response',
+    );
+    return response;
+  }
+}
+
+/** Adds degradation flags to object bodies (arrays and other values are left as they are). */
+function mark(body: unknown, flags: Record<string, unknown>): unknown {
+  if (body && typeof body === 'object' && !Array.isArray(body)) return { ...(body as object), ...flags };
+  return body;
+}
+
+export type { HttpError };

@@ -1,0 +1,197 @@
+/**
+ * @module @breakwater/express
+ * Express 5 adapter: `app.use(bw)` gives every request `req.breakwater` (id, tenant, one
+ * AbortSignal, `call()` and `stream()`); `breakwater.route()` sets a route's chain, deadline
+ * and degradation tiers; `bw.errors` renders degraded answers; `breakwater.sse()` streams.
+ */
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Request as ExpressRequest } from 'express';
+import {
+  Guard,
+  compileRoute,
+  isCallFailedError,
+  streamSse,
+  type Engine,
+  type GuardOptions,
+  type RequestScope,
+  type RouteOptions,
+  type SseOptions,
+  type SseSink,
+} from '@breakwater/core';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** breakwater's context for this request (set by the breakwater middleware). */
+      breakwater: RequestScope<ExpressRequest>;
+    }
+  }
+}
+
+/** The middleware `breakwater(engine)` returns, with its helpers. */
+export interface ExpressBreakwater extends RequestHandler {
+  /** Like {@link breakwater.route}, and checks the chain's target names against the engine now. */
+  route(options?: RouteOptions<Request>): RequestHandler;
+  /** Error middleware, installed after the routes: renders cache/static/queued answers, passes http errors on. */
+  errors: ErrorRequestHandler;
+  /** The shared request logic (cache, queue, degradation). */
+  guard: Guard<Request>;
+  /** Stops background work (the queue tier's poll timer). */
+  close(): void;
+}
+
+/**
+ * Creates the middleware. Install it before the routes, and `bw.errors` after them.
+ *
+ * @example
+ * const bw = breakwater(engine, { tenant: (req) => req.get('x-tenant-id') });
+ * app.use(express.json(), bw);
+ * app.post('/chat', bw.route({ chain: ['openai', 'anthropic'], static: true }), async (req, res) => {
+ *   res.json(await req.breakwater.call(req.body));
+ * });
+ * app.use(bw.errors);
+ */
+export function breakwater(engine: Engine<any, any, any>, options?: GuardOptions<Request>): ExpressBreakwater {
+  const guard = new Guard<Request>(engine, options);
+  const jobsPrefix = `${guard.jobsPath}/`;
+
+  const middleware = function breakwaterMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (req.method === 'GET' && req.path.startsWith(jobsPrefix)) {
+      const job = guard.job(req.path.slice(jobsPrefix.length));
+      if (job) res.json(job);
+      else res.status(404).json({ error: 'unknown or expired job' });
+      return;
+    }
+    let scope: RequestScope<Request>;
+    try {
+      scope = guard.begin(req, req.path, (name) => req.get(name));
+    } catch (error) {
+      next(error);
+      return;
+    }
+    req.breakwater = scope;
+    res.once('close', () => {
+      if (!res.writableFinished) scope.clientGone();
+    });
+    next();
+  } as ExpressBreakwater;
+
+  middleware.route = (routeOptions) => {
+    const handler = breakwater.route(routeOptions);
+    guard.bind(compiledOf(handler));
+    return handler;
+  };
+  middleware.errors = function breakwaterErrors(error: unknown, req: Request, res: Response, next: NextFunction): void {
+    const scope = req.breakwater as RequestScope<Request> | undefined;
+    if (!scope || !isCallFailedError(error) || res.headersSent) return next(error);
+    try {
+      const degraded = scope.degrade(error);
+      res.status(degraded.status).set(degraded.headers).json(degraded.body);
+    } catch (httpError) {
+      next(httpError);
+    }
+  };
+  middleware.guard = guard;
+  middleware.close = () => guard.close();
+  return middleware;
+}
+
+const COMPILED = Symbol('breakwater.route');
+
+/**
+ * Per-route middleware: the route's chain, deadline and degradation tiers. Options are
+ * validated now; target names when the first request arrives (use `bw.route()` to check them
+ * at once).
+ */
+breakwater.route = function route(options?: RouteOptions<Request>): RequestHandler {
+  const compiled = compileRoute(options);
+  const handler = function breakwaterRoute(req: Request, res: Response, next: NextFunction): void {
+    const scope = req.breakwater as RequestScope<Request> | undefined;
+    if (!scope) return next(new Error('breakwater: app.use(breakwater(engine)) must come before breakwater.route()'));
+    try {
+      scope.applyRoute(compiled);
+    } catch (error) {
+      return next(error);
+    }
+    if (compiled.cache) {
+      const json = res.json;
+      res.json = function rememberingJson(this: Response, body: unknown) {
+        scope.remember(this.statusCode, body);
+        return json.call(this, body);
+      };
+    }
+    next();
+  };
+  return Object.assign(handler, { [COMPILED]: compiled });
+};
+
+/**
+ * Streams a `req.breakwater.stream()` call as server-sent events with the commit-point rule:
+ * headers wait for the first content chunk; before it, degradation applies (a thrown http error
+ * reaches your error handling); after it, a failure ends the stream with `event: error`.
+ *
+ * @example
+ * app.post('/chat/stream', bw.route(opts), (req, res) => breakwater.sse(req, res, req.breakwater.stream(req.body)));
+ */
+breakwater.sse = function sse<C>(
+  req: Request,
+  res: Response,
+  chunks: AsyncIterable<C>,
+  options?: SseOptions<C>,
+): Promise<void> {
+  return streamSse(req.breakwater as RequestScope<unknown>, chunks, responseSink(res), options);
+};
+
+/**
+ * A TypeScript (standard) method decorator for class-based controllers: applies route options
+ * before the method runs, as `breakwater.route()` does for a route.
+ *
+ * @example
+ * class Chat { @withRoute({ chain: ['openai', 'anthropic'], static: true }) async post(req, res) { ... } }
+ */
+export function withRoute(options?: RouteOptions<Request>) {
+  const middleware = breakwater.route(options);
+  return function decorate<This, Rest extends unknown[], Return>(
+    method: (this: This, req: Request, res: Response, ...rest: Rest) => Return,
+    _context: ClassMethodDecoratorContext<This>,
+  ) {
+    return function (this: This, req: Request, res: Response, ...rest: Rest): Return {
+      let failure: unknown;
+      middleware(req, res, (error?: unknown) => (failure = error));
+      if (failure) throw failure;
+      return method.call(this, req, res, ...rest);
+    };
+  };
+}
+
+function compiledOf(handler: RequestHandler): ReturnType<typeof compileRoute<Request>> {
+  return (handler as unknown as Record<symbol, ReturnType<typeof compileRoute<Request>>>)[COMPILED]!;
+}
+
+function responseSink(res: Response): SseSink {
+  return {
+    start(status, headers) {
+      res.status(status).set(headers);
+      res.flushHeaders();
+    },
+    write(frame) {
+      if (res.destroyed || res.writableEnded) return;
+      if (res.write(frame)) return;
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    },
+    end() {
+      if (!res.writableEnded) res.end();
+    },
+  };
+}
+
+export type { RouteOptions, GuardOptions } from '@breakwater/core';

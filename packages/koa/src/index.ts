@@ -1,0 +1,163 @@
+/**
+ * @module @breakwater/koa
+ * Koa 3 adapter: `app.use(breakwater(engine))` gives every request `ctx.state.breakwater` (id,
+ * tenant, one AbortSignal, `call()` and `stream()`) and turns failed calls into degraded
+ * answers or http errors; `breakwater.route()` sets a route's chain, deadline and tiers (works
+ * with `@koa/router`); `breakwater.sse()` streams.
+ */
+import type { Context, Middleware, Next } from 'koa';
+import {
+  Guard,
+  compileRoute,
+  streamSse,
+  type Engine,
+  type GuardOptions,
+  type RequestScope,
+  type RouteOptions,
+  type SseOptions,
+  type SseSink,
+} from '@breakwater/core';
+
+declare module 'koa' {
+  interface DefaultState {
+    /** breakwater's context for this request (set by the breakwater middleware). */
+    breakwater: RequestScope<import('koa').Context>;
+  }
+}
+
+/** The middleware `breakwater(engine)` returns, with its helpers. */
+export interface KoaBreakwater extends Middleware {
+  /** Like {@link breakwater.route}, and checks the chain's target names against the engine now. */
+  route(options?: RouteOptions<Context>): Middleware;
+  /** The shared request logic (cache, queue, degradation). */
+  guard: Guard<Context>;
+  /** Stops background work (the queue tier's poll timer). */
+  close(): void;
+}
+
+/**
+ * Creates the middleware; install it before the routes.
+ *
+ * @example
+ * app.use(bodyParser()).use(breakwater(engine, { tenant: (ctx) => ctx.get('x-tenant-id') || undefined }));
+ * router.post('/chat', breakwater.route({ chain: ['openai', 'anthropic'], static: true }), async (ctx) => {
+ *   ctx.body = await ctx.state.breakwater.call(ctx.request.body);
+ * });
+ */
+export function breakwater(engine: Engine<any, any, any>, options?: GuardOptions<Context>): KoaBreakwater {
+  const guard = new Guard<Context>(engine, options);
+  const jobsPrefix = `${guard.jobsPath}/`;
+
+  const middleware = async function breakwaterMiddleware(ctx: Context, next: Next): Promise<void> {
+    if (ctx.method === 'GET' && ctx.path.startsWith(jobsPrefix)) {
+      const job = guard.job(ctx.path.slice(jobsPrefix.length));
+      ctx.status = job ? 200 : 404;
+      ctx.body = job ?? { error: 'unknown or expired job' };
+      return;
+    }
+    const scope = guard.begin(ctx, ctx.path, (name) => ctx.get(name) || undefined);
+    ctx.state.breakwater = scope;
+    ctx.res.once('close', () => {
+      if (!ctx.res.writableFinished) scope.clientGone();
+    });
+    try {
+      await next();
+      if (ctx.respond !== false) scope.remember(ctx.status, ctx.body);
+    } catch (error) {
+      const degraded = scope.degrade(error); // rethrows what is not a degraded answer
+      ctx.status = degraded.status;
+      ctx.set(degraded.headers);
+      ctx.body = degraded.body;
+    }
+  } as KoaBreakwater;
+
+  middleware.route = (routeOptions) => {
+    const compiled = compileRoute(routeOptions);
+    guard.bind(compiled);
+    return routeMiddleware(compiled);
+  };
+  middleware.guard = guard;
+  middleware.close = () => guard.close();
+  return middleware;
+}
+
+function routeMiddleware(compiled: ReturnType<typeof compileRoute<Context>>): Middleware {
+  return async function breakwaterRoute(ctx: Context, next: Next): Promise<void> {
+    const scope = ctx.state.breakwater as RequestScope<Context> | undefined;
+    if (!scope) throw new Error('breakwater: app.use(breakwater(engine)) must come before breakwater.route()');
+    scope.applyRoute(compiled);
+    await next();
+  };
+}
+
+/**
+ * Per-route middleware: the route's chain, deadline and degradation tiers. Options are
+ * validated now; target names when the first request arrives.
+ */
+breakwater.route = function route(options?: RouteOptions<Context>): Middleware {
+  return routeMiddleware(compileRoute(options));
+};
+
+/**
+ * Streams a `ctx.state.breakwater.stream()` call as server-sent events with the commit-point
+ * rule: headers wait for the first content chunk; before it, degradation applies (a thrown
+ * http error reaches Koa's error handling); after it, a failure ends the stream with
+ * `event: error`.
+ *
+ * @example
+ * router.post('/chat/stream', (ctx) => breakwater.sse(ctx, ctx.state.breakwater.stream(ctx.request.body)));
+ */
+breakwater.sse = function sse<C>(ctx: Context, chunks: AsyncIterable<C>, options?: SseOptions<C>): Promise<void> {
+  return streamSse(ctx.state.breakwater as RequestScope<unknown>, chunks, responseSink(ctx), options);
+};
+
+/**
+ * A TypeScript (standard) method decorator for class-based controllers: applies route options
+ * before the method runs.
+ *
+ * @example
+ * class Chat { @withRoute({ chain: ['openai', 'anthropic'], static: true }) async post(ctx) { ... } }
+ */
+export function withRoute(options?: RouteOptions<Context>) {
+  const compiled = compileRoute(options);
+  return function decorate<This, Rest extends unknown[], Return>(
+    method: (this: This, ctx: Context, ...rest: Rest) => Return,
+    _context: ClassMethodDecoratorContext<This>,
+  ) {
+    return function (this: This, ctx: Context, ...rest: Rest): Return {
+      const scope = ctx.state.breakwater as RequestScope<Context> | undefined;
+      if (!scope) throw new Error('breakwater: app.use(breakwater(engine)) must come before a @withRoute method');
+      scope.applyRoute(compiled);
+      return method.call(this, ctx, ...rest);
+    };
+  };
+}
+
+function responseSink(ctx: Context): SseSink {
+  const res = ctx.res;
+  return {
+    start(status, headers) {
+      ctx.respond = false; // from here on the response is written by hand
+      res.writeHead(status, headers);
+      res.flushHeaders();
+    },
+    write(frame) {
+      if (res.destroyed || res.writableEnded) return;
+      if (res.write(frame)) return;
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    },
+    end() {
+      if (!res.writableEnded) res.end();
+    },
+  };
+}
+
+export type { RouteOptions, GuardOptions } from '@breakwater/core';
