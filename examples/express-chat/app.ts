@@ -56,18 +56,10 @@ export function createApp({ engine }: Pick<ChatEngine, 'engine'>, options: AppOp
     };
     const status = e.status ?? e.statusCode ?? 500;
     if (e.headers) res.set(e.headers);
-    res
-      .status(status)
-      .json({
-        error:
-          e.expose && status < 500
-            ? e.message
-            : status < 500
-              ? 'Bad request.'
-              : e.expose
-                ? e.message
-                : 'Internal error.',
-      });
+    res.status(status).json({
+      error:
+        e.expose && status < 500 ? e.message : status < 500 ? 'Bad request.' : e.expose ? e.message : 'Internal error.',
+    });
   });
   return { app, close: () => bw.close() };
 }

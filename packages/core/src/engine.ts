@@ -209,6 +209,10 @@ export class Engine<I = unknown, O = unknown, C = unknown> {
   }
 }
 
+/** An engine of any input, output and chunk types (what the adapters accept). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyEngine = Engine<any, any, any>;
+
 /** Creates an {@link Engine}; options are validated now and a bad one throws a `TypeError`. */
 export function createEngine<I = unknown, O = unknown, C = unknown>(options: EngineOptions<I, O, C>): Engine<I, O, C> {
   return new Engine(options);

@@ -3,7 +3,7 @@
  * The engine: LLM error taxonomy, retries with budgets, circuit breakers probed with
  * synthetic traffic, deadlines as AbortSignals, and fallback chains across providers.
  */
-export { createEngine, Engine, Chain, type CallOptions } from './engine.js';
+export { createEngine, Engine, Chain, type AnyEngine, type CallOptions } from './engine.js';
 export {
   LLM_DEFAULTS,
   resolvePolicy,

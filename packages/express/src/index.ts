@@ -11,7 +11,7 @@ import {
   compileRoute,
   isCallFailedError,
   streamSse,
-  type Engine,
+  type AnyEngine,
   type GuardOptions,
   type RequestScope,
   type RouteOptions,
@@ -52,7 +52,7 @@ export interface ExpressBreakwater extends RequestHandler {
  * });
  * app.use(bw.errors);
  */
-export function breakwater(engine: Engine<any, any, any>, options?: GuardOptions<Request>): ExpressBreakwater {
+export function breakwater(engine: AnyEngine, options?: GuardOptions<Request>): ExpressBreakwater {
   const guard = new Guard<Request>(engine, options);
   const jobsPrefix = `${guard.jobsPath}/`;
 

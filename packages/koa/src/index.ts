@@ -10,7 +10,7 @@ import {
   Guard,
   compileRoute,
   streamSse,
-  type Engine,
+  type AnyEngine,
   type GuardOptions,
   type RequestScope,
   type RouteOptions,
@@ -21,6 +21,7 @@ import {
 declare module 'koa' {
   interface DefaultState {
     /** breakwater's context for this request (set by the breakwater middleware). */
+    // eslint-disable-next-line @typescript-eslint/consistent-type-imports -- an imported alias cannot be named in the emitted augmentation
     breakwater: RequestScope<import('koa').Context>;
   }
 }
@@ -44,7 +45,7 @@ export interface KoaBreakwater extends Middleware {
  *   ctx.body = await ctx.state.breakwater.call(ctx.request.body);
  * });
  */
-export function breakwater(engine: Engine<any, any, any>, options?: GuardOptions<Context>): KoaBreakwater {
+export function breakwater(engine: AnyEngine, options?: GuardOptions<Context>): KoaBreakwater {
   const guard = new Guard<Context>(engine, options);
   const jobsPrefix = `${guard.jobsPath}/`;
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import createHttpError from 'http-errors';
-import { Chain, type Engine } from '../engine.js';
+import type { AnyEngine, Chain, Engine } from '../engine.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { checkObject, optionError, readFunction, readNumber } from '../validate.js';
 import { JobQueue, type JobView } from './jobs.js';
@@ -61,7 +61,7 @@ export class Guard<R> {
   readonly #idPrefix = randomBytes(4).toString('hex');
   #ids = 0;
 
-  constructor(engine: Engine<any, any, any>, options: GuardOptions<R> = {}) {
+  constructor(engine: AnyEngine, options: GuardOptions<R> = {}) {
     this.engine = engine as Engine<unknown, unknown, unknown>;
     const record = checkObject(options, 'options', GUARD_KEYS);
     this.#tenant = readFunction(record, 'tenant', 'options');
