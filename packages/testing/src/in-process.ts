@@ -94,6 +94,7 @@ export function fakeTarget(options: FakeTargetOptions = {}): FakeTarget {
   const wait = (ms: number, signal: AbortSignal): Promise<void> =>
     new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
+      if (ms <= 0) return resolve();
       const onAbort = (): void => {
         clock.clearTimeout(timer);
         reject(signal.reason);
@@ -105,7 +106,12 @@ export function fakeTarget(options: FakeTargetOptions = {}): FakeTarget {
       signal.addEventListener('abort', onAbort, { once: true });
     });
 
-  const hang = (signal: AbortSignal): Promise<never> => wait(Number.MAX_SAFE_INTEGER / 2, signal) as Promise<never>;
+  /** Never settles until the signal aborts (no timer: a huge delay would overflow to 1 ms). */
+  const hang = (signal: AbortSignal): Promise<never> =>
+    new Promise((_, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
 
   const fail = (fault: FaultName, retryAfterMs?: number): FakeProviderError => {
     const spec = retryAfterMs === undefined ? { fault } : { fault, retryAfterMs };

@@ -132,11 +132,18 @@ export class JobQueue {
     }
   }
 
+  /**
+   * True when a target of the chain may answer: closed with no cooldown, or open with its
+   * cooldown over (the job's call then starts the probe or is the trial, and the job waits
+   * for the next poll if that call is skipped).
+   */
   #healthy(chain: readonly string[] | undefined): boolean {
-    const statuses = this.#engine.status();
-    return statuses.some(
-      (s) => (!chain || chain.includes(s.name)) && s.breaker === 'closed' && s.cooldownUntil === undefined,
-    );
+    const now = this.#clock.now();
+    return this.#engine.status().some((s) => {
+      if (chain && !chain.includes(s.name)) return false;
+      if (s.cooldownUntil !== undefined) return false;
+      return s.breaker === 'closed' || (s.breaker === 'open' && (s.openUntil ?? 0) <= now);
+    });
   }
 
   #prune(now: number): void {
