@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from './clock.js';
 import { parseDuration, type Duration } from './duration.js';
+import type { Cancellation } from './cancel.js';
 import { EngineEmitter, type EngineEvents } from './events.js';
 import { resolveEngineOptions, type EngineOptions, type PolicySettings } from './options.js';
 import type { CallOutcome } from './outcome.js';
@@ -12,8 +13,8 @@ import { optionError } from './validate.js';
 export interface CallOptions {
   /** The targets to try, in order (names, or a chain from {@link Engine.chain}). Default: every target in declared order. */
   chain?: readonly string[] | Chain;
-  /** Aborting it cancels the call at once: the running attempt and any backoff sleep stop. */
-  signal?: AbortSignal;
+  /** Aborting it cancels the call at once: the running attempt and any backoff sleep stop. An `AbortSignal`, or a cheaper {@link CancelSource}. */
+  signal?: Cancellation;
   /** The call's total deadline, overriding `defaults.timeouts.total`. */
   timeout?: Duration;
   /** Receives the call's outcome when it ends, success or not. */

@@ -3,6 +3,7 @@
  * The engine: LLM error taxonomy, retries with budgets, circuit breakers probed with
  * synthetic traffic, deadlines as AbortSignals, and fallback chains across providers.
  */
+export { CancelSource, type AbortListener, type Cancellation } from './cancel.js';
 export { createEngine, Engine, Chain, type AnyEngine, type CallOptions } from './engine.js';
 export {
   LLM_DEFAULTS,
@@ -51,7 +52,14 @@ export { parseDuration, parseGoDuration, type Duration } from './duration.js';
 export { CHANNELS, type BreakerEvent, type EngineEvents, type ProbeEvent, type WarningEvent } from './events.js';
 export type { AttemptRecord, CallOutcome, SkipRecord, SkipReason } from './outcome.js';
 export type { TargetStatus } from './target.js';
-export { Guard, stderrLogger, type BoundRoute, type DegradedLogger, type GuardOptions } from './request/guard.js';
+export {
+  Guard,
+  stderrLogger,
+  type BoundRoute,
+  type RequestAccess,
+  type DegradedLogger,
+  type GuardOptions,
+} from './request/guard.js';
 export {
   RequestScope,
   ClientGoneError,

@@ -1,4 +1,5 @@
 import { Attempt } from './attempt.js';
+import type { Cancellation } from './cancel.js';
 import { Admission } from './breaker.js';
 import { applyClassifier, classifyError, type Classification } from './classify.js';
 import type { Clock } from './clock.js';
@@ -57,7 +58,7 @@ export class Run implements DeadlineEntry {
   readonly #core: EngineCore;
   readonly #plan: ChainPlan;
   readonly #input: unknown;
-  readonly #signal: AbortSignal | undefined;
+  readonly #signal: Cancellation | undefined;
   readonly #stream: boolean;
   readonly #onOutcome: ((outcome: CallOutcome) => void) | undefined;
   #phase = PHASE_NONE;
@@ -86,7 +87,7 @@ export class Run implements DeadlineEntry {
     input: unknown,
     stream: boolean,
     totalMs: number,
-    signal: AbortSignal | undefined,
+    signal: Cancellation | undefined,
     onOutcome: ((outcome: CallOutcome) => void) | undefined,
   ) {
     this.#core = core;

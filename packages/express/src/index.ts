@@ -53,7 +53,7 @@ export interface ExpressBreakwater extends RequestHandler {
  * app.use(bw.errors);
  */
 export function breakwater(engine: AnyEngine, options?: GuardOptions<Request>): ExpressBreakwater {
-  const guard = new Guard<Request>(engine, options);
+  const guard = new Guard<Request>(engine, options, expressAccess);
   const jobsPrefix = `${guard.jobsPath}/`;
 
   const middleware = function breakwaterMiddleware(req: Request, res: Response, next: NextFunction): void {
@@ -63,17 +63,13 @@ export function breakwater(engine: AnyEngine, options?: GuardOptions<Request>): 
       else res.status(404).json({ error: 'unknown or expired job' });
       return;
     }
-    let scope: RequestScope<Request>;
     try {
-      scope = guard.begin(req, req.path, (name) => req.get(name));
+      req.breakwater = guard.begin(req);
     } catch (error) {
       next(error);
       return;
     }
-    req.breakwater = scope;
-    res.once('close', () => {
-      if (!res.writableFinished) scope.clientGone();
-    });
+    res.on('close', onResponseClose);
     next();
   } as ExpressBreakwater;
 
@@ -98,6 +94,16 @@ export function breakwater(engine: AnyEngine, options?: GuardOptions<Request>): 
 }
 
 const COMPILED = Symbol('breakwater.route');
+
+const expressAccess = {
+  path: (req: Request) => req.path,
+  header: (req: Request, name: string) => req.get(name),
+};
+
+/** One shared 'close' listener: a response that closes before it finished means the client left. */
+function onResponseClose(this: Response): void {
+  if (!this.writableFinished) this.req.breakwater?.clientGone();
+}
 
 /**
  * Per-route middleware: the route's chain, deadline and degradation tiers. Options are

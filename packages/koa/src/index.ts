@@ -5,6 +5,7 @@
  * answers or http errors; `breakwater.route()` sets a route's chain, deadline and tiers (works
  * with `@koa/router`); `breakwater.sse()` streams.
  */
+import type { ServerResponse } from 'node:http';
 import type { Context, Middleware, Next } from 'koa';
 import {
   Guard,
@@ -46,7 +47,7 @@ export interface KoaBreakwater extends Middleware {
  * });
  */
 export function breakwater(engine: AnyEngine, options?: GuardOptions<Context>): KoaBreakwater {
-  const guard = new Guard<Context>(engine, options);
+  const guard = new Guard<Context>(engine, options, koaAccess);
   const jobsPrefix = `${guard.jobsPath}/`;
 
   const middleware = async function breakwaterMiddleware(ctx: Context, next: Next): Promise<void> {
@@ -56,11 +57,10 @@ export function breakwater(engine: AnyEngine, options?: GuardOptions<Context>): 
       ctx.body = job ?? { error: 'unknown or expired job' };
       return;
     }
-    const scope = guard.begin(ctx, ctx.path, (name) => ctx.get(name) || undefined);
+    const scope = guard.begin(ctx);
     ctx.state.breakwater = scope;
-    ctx.res.once('close', () => {
-      if (!ctx.res.writableFinished) scope.clientGone();
-    });
+    (ctx.res as ScopedResponse)[SCOPE] = scope;
+    ctx.res.on('close', onResponseClose);
     try {
       await next();
       if (ctx.respond !== false) scope.remember(ctx.status, ctx.body);
@@ -80,6 +80,19 @@ export function breakwater(engine: AnyEngine, options?: GuardOptions<Context>): 
   middleware.guard = guard;
   middleware.close = () => guard.close();
   return middleware;
+}
+
+const koaAccess = {
+  path: (ctx: Context) => ctx.path,
+  header: (ctx: Context, name: string) => ctx.get(name) || undefined,
+};
+
+const SCOPE = Symbol('breakwater.scope');
+type ScopedResponse = ServerResponse & { [SCOPE]?: RequestScope<Context> };
+
+/** One shared 'close' listener: a response that closes before it finished means the client left. */
+function onResponseClose(this: ScopedResponse): void {
+  if (!this.writableFinished) this[SCOPE]?.clientGone();
 }
 
 function routeMiddleware(compiled: ReturnType<typeof compileRoute<Context>>): Middleware {

@@ -27,6 +27,14 @@ export interface GuardOptions<R> {
   queue?: { max?: number; pollInterval?: Duration; path?: string };
 }
 
+/** How the guard reads a framework's request: given once by each adapter, so a request costs no closures. */
+export interface RequestAccess<R> {
+  /** The request path, naming routes that have no name. */
+  path(request: R): string;
+  /** A request header, or undefined. */
+  header(request: R, name: string): string | undefined;
+}
+
 /** A compiled route with its chain resolved against the engine. */
 export interface BoundRoute<R> extends CompiledRoute<R> {
   compiledChain: Chain | undefined;
@@ -60,9 +68,12 @@ export class Guard<R> {
   readonly #routes = new WeakMap<CompiledRoute<R>, BoundRoute<R>>();
   readonly #idPrefix = randomBytes(4).toString('hex');
   #ids = 0;
+  /** How this guard's adapter reads requests. */
+  readonly access: RequestAccess<R>;
 
-  constructor(engine: AnyEngine, options: GuardOptions<R> = {}) {
+  constructor(engine: AnyEngine, options: GuardOptions<R> = {}, access: RequestAccess<R>) {
     this.engine = engine as Engine<unknown, unknown, unknown>;
+    this.access = access;
     const record = checkObject(options, 'options', GUARD_KEYS);
     this.#tenant = readFunction(record, 'tenant', 'options');
     this.#requestId = readFunction(record, 'requestId', 'options');
@@ -105,18 +116,19 @@ export class Guard<R> {
     return route;
   }
 
-  /**
-   * Starts a request's scope. Throws a 400 http error when the tenant is malformed.
-   * `path` names the route in logs when the route has no name.
-   */
-  begin(request: R, path: string, header: (name: string) => string | undefined): RequestScope<R> {
+  /** Starts a request's scope. Throws a 400 http error when the tenant is malformed. */
+  begin(request: R): RequestScope<R> {
     const tenant = this.#tenant?.(request);
     if (tenant !== undefined && (typeof tenant !== 'string' || !TENANT.test(tenant))) {
       throw createHttpError(400, 'Invalid tenant: use 1-128 letters, digits, ".", "_", ":" or "-".');
     }
-    let id = this.#requestId?.(request) ?? header('x-request-id');
-    if (id === undefined || !REQUEST_ID.test(id)) id = `${this.#idPrefix}-${(++this.#ids).toString(36)}`;
-    return new RequestScope(this, request, id, tenant, path, this.#defaultRoute);
+    return new RequestScope(this, request, tenant, this.#defaultRoute);
+  }
+
+  /** The id of a request: the `requestId` option, else a valid `x-request-id`, else a generated one. */
+  requestId(request: R): string {
+    const id = this.#requestId?.(request) ?? this.access.header(request, 'x-request-id');
+    return id !== undefined && REQUEST_ID.test(id) ? id : `${this.#idPrefix}-${(++this.#ids).toString(36)}`;
   }
 
   /** A queued job's state for the status URL. */

@@ -1,4 +1,5 @@
 import createHttpError, { type HttpError } from 'http-errors';
+import { CancelSource } from '../cancel.js';
 import type { CallOptions } from '../engine.js';
 import { isCallFailedError, type CallFailedError } from '../errors.js';
 import type { CallOutcome } from '../outcome.js';
@@ -40,8 +41,7 @@ const CALLER_STATUS: Record<string, [number, string]> = {
  * `stream()` bound to it and to the route's chain, and the degradation tiers.
  */
 export class RequestScope<R> {
-  /** The request id (from `x-request-id` when valid, else generated). */
-  readonly id: string;
+  #id: string | undefined = undefined;
   readonly tenant: string | undefined;
   /** Engine clock ms when the request started. */
   readonly startedAt: number;
@@ -51,45 +51,53 @@ export class RequestScope<R> {
   tier: DegradedTier | undefined = undefined;
   readonly #guard: Guard<R>;
   readonly #request: R;
-  readonly #path: string;
   #route: BoundRoute<R>;
   #deadline: number;
   #cacheKey: string | undefined = undefined;
   #controller: AbortController | undefined = undefined;
-  #closed = false;
+  /** What the engine's calls listen to: far cheaper than an AbortSignal per request. */
+  readonly #cancel = new CancelSource();
   #last: { input: unknown; chain: readonly string[] | undefined } | undefined = undefined;
   readonly #record = (outcome: CallOutcome): void => {
     this.outcomes.push(outcome);
   };
 
-  constructor(guard: Guard<R>, request: R, id: string, tenant: string | undefined, path: string, route: BoundRoute<R>) {
+  constructor(guard: Guard<R>, request: R, tenant: string | undefined, route: BoundRoute<R>) {
     this.#guard = guard;
     this.#request = request;
-    this.id = id;
     this.tenant = tenant;
-    this.#path = path;
     this.startedAt = guard.engine.clock.now();
     this.#route = route;
     this.#deadline = this.startedAt + guard.engine.defaults.timeouts.total;
   }
 
-  /** The route's name in logs: its `name`, else the request path. */
-  get routeName(): string {
-    return this.#route.name ?? this.#path;
+  /** The request id (from `x-request-id` when valid, else generated); made on first read. */
+  get id(): string {
+    return (this.#id ??= this.#guard.requestId(this.#request));
   }
 
-  /** Aborted when the client goes away. Created on first use. */
+  /** The route's name in logs: its `name`, else the request path. */
+  get routeName(): string {
+    return this.#route.name ?? this.#guard.access.path(this.#request);
+  }
+
+  /**
+   * Aborted when the client goes away, for your own work (database queries, tool calls).
+   * Created on first use; `call()` and `stream()` do not need it.
+   */
   get signal(): AbortSignal {
     if (!this.#controller) {
-      this.#controller = new AbortController();
-      if (this.#closed) this.#controller.abort(new ClientGoneError());
+      const controller = new AbortController();
+      this.#controller = controller;
+      if (this.#cancel.aborted) controller.abort(this.#cancel.reason);
+      else this.#cancel.addEventListener('abort', { handleEvent: () => controller.abort(this.#cancel.reason) });
     }
     return this.#controller.signal;
   }
 
   /** True once the client went away. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#cancel.aborted;
   }
 
   /** Ms left before the request's deadline. */
@@ -121,9 +129,7 @@ export class RequestScope<R> {
 
   /** The client went away: abort whatever is running. */
   clientGone(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#controller?.abort(new ClientGoneError());
+    this.#cancel.abort(new ClientGoneError());
   }
 
   /** Keeps a successful response for the cache tier (when the route has one). */
@@ -196,7 +202,7 @@ export class RequestScope<R> {
     const chain = options?.chain ?? this.#route.compiledChain;
     this.#last = { input, chain: options?.chain ?? this.#route.chain };
     const callOptions: CallOptions = {
-      signal: this.signal,
+      signal: this.#cancel,
       timeout: Math.max(1, this.remaining()),
       onOutcome: this.#record,
     };
