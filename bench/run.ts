@@ -18,7 +18,8 @@ const rows = results.map((r) => {
   const peers = Object.entries(r.peers)
     .map(([name, v]) => `${name} ${v}`)
     .join(', ');
-  return `| ${r.id} | ${r.metric} | ${r.goal} | ${r.value} ${r.unit} | ${peers} | ${r.pass ? 'pass' : '**fail**'} |`;
+  const verdict = smoke ? 'smoke (too small to judge)' : r.pass ? 'pass' : '**fail**';
+  return `| ${r.id} | ${r.metric} | ${r.goal} | ${r.value} ${r.unit} | ${peers} | ${verdict} |`;
 });
 const table = ['| id | metric | goal | breakwater | peers | pass |', '|---|---|---|---|---|---|', ...rows].join('\n');
 console.log(table);
