@@ -4,7 +4,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { breakwater, type GuardOptions } from '@breakwater/express';
-import { parseChat, STATIC_ANSWER, type ChatAnswer, type ChatEngine } from '@breakwater/example-shared';
+import { errorResponse, parseChat, STATIC_ANSWER, type ChatAnswer, type ChatEngine } from '@breakwater/example-shared';
 
 export interface AppOptions {
   /** The request deadline in ms (default: the engine's total timeout). */
@@ -47,19 +47,8 @@ export function createApp({ engine }: Pick<ChatEngine, 'engine'>, options: AppOp
   // Render every remaining error as JSON with its status and headers; never upstream text.
   app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
-    const e = error as {
-      status?: number;
-      statusCode?: number;
-      expose?: boolean;
-      message?: string;
-      headers?: Record<string, string>;
-    };
-    const status = e.status ?? e.statusCode ?? 500;
-    if (e.headers) res.set(e.headers);
-    res.status(status).json({
-      error:
-        e.expose && status < 500 ? e.message : status < 500 ? 'Bad request.' : e.expose ? e.message : 'Internal error.',
-    });
+    const { status, headers, body } = errorResponse(error);
+    res.status(status).set(headers).json(body);
   });
   return { app, close: () => bw.close() };
 }

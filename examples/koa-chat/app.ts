@@ -6,7 +6,7 @@ import Koa, { type Context } from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import { breakwater, type GuardOptions } from '@breakwater/koa';
-import { parseChat, STATIC_ANSWER, type ChatAnswer, type ChatEngine } from '@breakwater/example-shared';
+import { errorResponse, parseChat, STATIC_ANSWER, type ChatAnswer, type ChatEngine } from '@breakwater/example-shared';
 
 export interface AppOptions {
   /** The request deadline in ms (default: the engine's total timeout). */
@@ -47,18 +47,11 @@ export function createApp({ engine }: Pick<ChatEngine, 'engine'>, options: AppOp
     try {
       await next();
     } catch (error) {
-      const e = error as {
-        status?: number;
-        statusCode?: number;
-        expose?: boolean;
-        message?: string;
-        headers?: Record<string, string>;
-      };
-      const status = e.status ?? e.statusCode ?? 500;
-      if (e.headers) ctx.set(e.headers);
+      const { status, headers, body } = errorResponse(error);
+      ctx.set(headers);
       ctx.status = status;
-      ctx.body = { error: e.expose ? e.message : status < 500 ? 'Bad request.' : 'Internal error.' };
-      if (status >= 500 && !e.expose) ctx.app.emit('error', error, ctx);
+      ctx.body = body;
+      if (status >= 500) ctx.app.emit('error', error, ctx);
     }
   });
   app.use(bodyParser({ jsonLimit: '64kb' }));

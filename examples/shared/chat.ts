@@ -28,3 +28,21 @@ export function timeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number | u
     throw new TypeError(`BREAKWATER_TIMEOUT_MS must be a positive number of ms; got ${value}`);
   return ms;
 }
+
+/** How an error is answered: its status and headers, and a message that never carries upstream text. */
+export function errorResponse(error: unknown): {
+  status: number;
+  headers: Record<string, string>;
+  body: { error: string };
+} {
+  const e = error as {
+    status?: number;
+    statusCode?: number;
+    expose?: boolean;
+    message?: string;
+    headers?: Record<string, string>;
+  };
+  const status = e.status ?? e.statusCode ?? 500;
+  const message = e.expose && e.message ? e.message : status < 500 ? 'Bad request.' : 'Internal error.';
+  return { status, headers: e.headers ?? {}, body: { error: message } };
+}

@@ -76,6 +76,6 @@ export {
   type RouteOptions,
   type StaticTierOptions,
 } from './request/route.js';
-export { streamSse, SSE_HEADERS, type SseOptions, type SseSink } from './request/sse.js';
+export { streamSse, serverResponseSink, SSE_HEADERS, type SseOptions, type SseSink } from './request/sse.js';
 export { JobQueue, type JobStatus, type JobView } from './request/jobs.js';
 export { ResponseCache, cacheKey, type CachedResponse } from './request/response-cache.js';

@@ -10,13 +10,13 @@ import {
   Guard,
   compileRoute,
   isCallFailedError,
+  serverResponseSink,
   streamSse,
   type AnyEngine,
   type GuardOptions,
   type RequestScope,
   type RouteOptions,
   type SseOptions,
-  type SseSink,
 } from '@breakwater/core';
 
 declare global {
@@ -146,7 +146,7 @@ breakwater.sse = function sse<C>(
   chunks: AsyncIterable<C>,
   options?: SseOptions<C>,
 ): Promise<void> {
-  return streamSse(req.breakwater as RequestScope<unknown>, chunks, responseSink(res), options);
+  return streamSse(req.breakwater as RequestScope<unknown>, chunks, serverResponseSink(res), options);
 };
 
 /**
@@ -173,31 +173,6 @@ export function withRoute(options?: RouteOptions<Request>) {
 
 function compiledOf(handler: RequestHandler): ReturnType<typeof compileRoute<Request>> {
   return (handler as unknown as Record<symbol, ReturnType<typeof compileRoute<Request>>>)[COMPILED]!;
-}
-
-function responseSink(res: Response): SseSink {
-  return {
-    start(status, headers) {
-      res.status(status).set(headers);
-      res.flushHeaders();
-    },
-    write(frame) {
-      if (res.destroyed || res.writableEnded) return;
-      if (res.write(frame)) return;
-      return new Promise<void>((resolve) => {
-        const done = (): void => {
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
-    },
-    end() {
-      if (!res.writableEnded) res.end();
-    },
-  };
 }
 
 export type { RouteOptions, GuardOptions } from '@breakwater/core';

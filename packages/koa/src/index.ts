@@ -10,13 +10,13 @@ import type { Context, Middleware, Next } from 'koa';
 import {
   Guard,
   compileRoute,
+  serverResponseSink,
   streamSse,
   type AnyEngine,
   type GuardOptions,
   type RequestScope,
   type RouteOptions,
   type SseOptions,
-  type SseSink,
 } from '@breakwater/core';
 
 declare module 'koa' {
@@ -122,7 +122,9 @@ breakwater.route = function route(options?: RouteOptions<Context>): Middleware {
  * router.post('/chat/stream', (ctx) => breakwater.sse(ctx, ctx.state.breakwater.stream(ctx.request.body)));
  */
 breakwater.sse = function sse<C>(ctx: Context, chunks: AsyncIterable<C>, options?: SseOptions<C>): Promise<void> {
-  return streamSse(ctx.state.breakwater as RequestScope<unknown>, chunks, responseSink(ctx), options);
+  // From the commit point on, the response is written by hand: Koa must not touch it.
+  const sink = serverResponseSink(ctx.res, () => (ctx.respond = false));
+  return streamSse(ctx.state.breakwater as RequestScope<unknown>, chunks, sink, options);
 };
 
 /**
@@ -144,33 +146,6 @@ export function withRoute(options?: RouteOptions<Context>) {
       scope.applyRoute(compiled);
       return method.call(this, ctx, ...rest);
     };
-  };
-}
-
-function responseSink(ctx: Context): SseSink {
-  const res = ctx.res;
-  return {
-    start(status, headers) {
-      ctx.respond = false; // from here on the response is written by hand
-      res.writeHead(status, headers);
-      res.flushHeaders();
-    },
-    write(frame) {
-      if (res.destroyed || res.writableEnded) return;
-      if (res.write(frame)) return;
-      return new Promise<void>((resolve) => {
-        const done = (): void => {
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
-    },
-    end() {
-      if (!res.writableEnded) res.end();
-    },
   };
 }
 

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { isCallFailedError } from '../errors.js';
 import type { RequestScope } from './scope.js';
 
@@ -70,4 +71,35 @@ export async function streamSse<C>(
   } finally {
     sink.end();
   }
+}
+
+/**
+ * An {@link SseSink} over Node's `ServerResponse` (what Express's `res` and Koa's `ctx.res`
+ * are): writes wait for `drain` when the socket is full, and stop once the client is gone.
+ * `beforeStart` runs just before the head is written (Koa uses it to take over the response).
+ */
+export function serverResponseSink(res: ServerResponse, beforeStart?: () => void): SseSink {
+  return {
+    start(status, headers) {
+      beforeStart?.();
+      res.writeHead(status, headers);
+      res.flushHeaders();
+    },
+    write(frame) {
+      if (res.destroyed || res.writableEnded) return;
+      if (res.write(frame)) return;
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    },
+    end() {
+      if (!res.writableEnded) res.end();
+    },
+  };
 }
