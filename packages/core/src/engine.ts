@@ -2,6 +2,7 @@ import { systemClock, type Clock } from './clock.js';
 import { parseDuration, type Duration } from './duration.js';
 import type { Cancellation } from './cancel.js';
 import { EngineEmitter, type EngineEvents } from './events.js';
+import { HedgeBudget, HedgedCall, resolveHedge, type HedgeOptions, type HedgeSettings } from './hedge.js';
 import { resolveEngineOptions, type EngineOptions, type PolicySettings } from './options.js';
 import type { CallOutcome } from './outcome.js';
 import { Run, type ChainPlan, type EngineCore } from './run.js';
@@ -19,11 +20,17 @@ export interface CallOptions {
   timeout?: Duration;
   /** Receives the call's outcome when it ends, success or not. */
   onOutcome?: (outcome: CallOutcome) => void;
+  /** Hedge this call: a backup to the next target when the running one is slow. */
+  hedge?: HedgeOptions;
+  /** The call has side effects: it is never hedged. */
+  sideEffects?: boolean;
 }
 
 /** A chain compiled once: reuse it for the cheapest calls. */
 export class Chain implements ChainPlan {
   readonly names: readonly string[];
+  /** @internal The share of this chain's calls that may be hedged. */
+  readonly hedgeBudget = new HedgeBudget();
   /** @internal */
   readonly targets: readonly TargetRuntime<unknown, unknown, unknown>[];
 
@@ -55,6 +62,7 @@ export class Engine<I = unknown, O = unknown, C = unknown> {
   readonly #events = new EngineEmitter();
   readonly #defaultChain: Chain;
   readonly #chains = new Map<string, Chain>();
+  readonly #hedgeCache = new WeakMap<HedgeOptions, HedgeSettings>();
   #ids = 0;
 
   constructor(options: EngineOptions<I, O, C>) {
@@ -115,6 +123,10 @@ export class Engine<I = unknown, O = unknown, C = unknown> {
 
   /** Makes one call through the chain; resolves with the first success or rejects with a `CallFailedError`. */
   call(input: I, options?: CallOptions): Promise<O> {
+    if (options?.hedge && !options.sideEffects) {
+      const hedged = this.#hedged(input, false, options);
+      if (hedged) return hedged.execute().then((run) => run.value as O);
+    }
     const run = this.#run(input, false, options);
     return run.execute() as Promise<O>;
   }
@@ -169,25 +181,68 @@ export class Engine<I = unknown, O = unknown, C = unknown> {
   }
 
   #run(input: I, stream: boolean, options: CallOptions | undefined): Run {
-    let plan: ChainPlan = this.#defaultChain;
-    let total = this.defaults.timeouts.total;
-    if (options) {
-      const chain = options.chain;
-      if (chain !== undefined) plan = chain instanceof Chain ? chain : this.chain(chain);
-      if (options.timeout !== undefined) {
-        const ms = parseDuration(options.timeout);
-        if (ms === undefined || ms <= 0) throw optionError('timeout', 'a positive duration', options.timeout);
-        total = ms;
-      }
+    return new Run(
+      this.#core,
+      this.#plan(options),
+      input,
+      stream,
+      this.#total(options),
+      options?.signal,
+      options?.onOutcome,
+    );
+  }
+
+  /** A hedged call, or undefined when hedging cannot help (one target, or the primary is unavailable). */
+  #hedged(input: I, stream: boolean, options: CallOptions): HedgedCall | undefined {
+    const plan = this.#plan(options);
+    if (plan.targets.length < 2 || !plan.targets[0]!.isAvailable(this.#core.clock.now())) return undefined;
+    const settings = this.#hedgeSettings(options.hedge!);
+    const total = this.#total(options);
+    return new HedgedCall(
+      this.#core,
+      plan,
+      input,
+      stream,
+      total,
+      options.signal,
+      options.onOutcome,
+      settings,
+      plan.hedgeBudget,
+    );
+  }
+
+  #hedgeSettings(options: HedgeOptions): HedgeSettings {
+    let settings = this.#hedgeCache.get(options);
+    if (!settings) {
+      settings = resolveHedge(options);
+      this.#hedgeCache.set(options, settings);
     }
-    return new Run(this.#core, plan, input, stream, total, options?.signal, options?.onOutcome);
+    return settings;
+  }
+
+  #plan(options: CallOptions | undefined): Chain {
+    const chain = options?.chain;
+    if (chain === undefined) return this.#defaultChain;
+    return chain instanceof Chain ? chain : this.chain(chain);
+  }
+
+  #total(options: CallOptions | undefined): number {
+    if (options?.timeout === undefined) return this.defaults.timeouts.total;
+    const ms = parseDuration(options.timeout);
+    if (ms === undefined || ms <= 0) throw optionError('timeout', 'a positive duration', options.timeout);
+    return ms;
   }
 
   async *#streamChunks(input: I, options: CallOptions | undefined): AsyncGenerator<C, void, undefined> {
-    const run = this.#run(input, true, options);
+    let run: Run | undefined;
     let done = false;
     try {
-      await run.execute();
+      const hedged = options?.hedge && !options.sideEffects ? this.#hedged(input, true, options) : undefined;
+      if (hedged) run = await hedged.execute();
+      else {
+        run = this.#run(input, true, options);
+        await run.execute();
+      }
       run.commit();
       for (const chunk of run.buffered) {
         run.delivered();
@@ -205,7 +260,7 @@ export class Engine<I = unknown, O = unknown, C = unknown> {
       run.complete();
       done = true;
     } finally {
-      if (!done) run.abandon();
+      if (!done) run?.abandon();
     }
   }
 }

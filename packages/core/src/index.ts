@@ -3,6 +3,8 @@
  * The engine: LLM error taxonomy, retries with budgets, circuit breakers probed with
  * synthetic traffic, deadlines as AbortSignals, and fallback chains across providers.
  */
+export { resolveHedge, type HedgeOptions, type HedgeSettings } from './hedge.js';
+export { LatencyHistogram } from './latency-histogram.js';
 export { CancelSource, type AbortListener, type Cancellation } from './cancel.js';
 export { createEngine, Engine, Chain, type AnyEngine, type CallOptions } from './engine.js';
 export {

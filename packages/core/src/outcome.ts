@@ -61,6 +61,8 @@ export interface CallOutcome {
   waitedMs: number;
   attempts: AttemptRecord[];
   skipped: SkipRecord[];
+  /** Hedged calls: hedges started, whether a hedge (not the primary) answered, and the extra upstream attempts. */
+  hedge?: { started: number; won: boolean; extraAttempts: number };
   /** Streams: chunks delivered to the consumer. */
   delivered?: number;
   /** Streams: true only when the stream ended cleanly with the provider's end. */

@@ -60,7 +60,7 @@ export class Run implements DeadlineEntry {
   readonly #input: unknown;
   readonly #signal: Cancellation | undefined;
   readonly #stream: boolean;
-  readonly #onOutcome: ((outcome: CallOutcome) => void) | undefined;
+  #onOutcome: ((outcome: CallOutcome) => void) | undefined;
   #phase = PHASE_NONE;
   #idleDeadline = Infinity;
   #yieldedAt = 0;
@@ -74,6 +74,8 @@ export class Run implements DeadlineEntry {
   #lastError: unknown = undefined;
   #value: unknown = undefined;
   #finished = false;
+  /** Part of a hedged call: the outcome is published by the hedge, merged with the other runs'. */
+  silent = false;
   /** The latest clock reading; refreshed after every await, so that no path reads the clock twice. */
   #now: number;
   /** Streams: the open iterator, chunks read before the commit point, and whether it ended. */
@@ -267,6 +269,7 @@ export class Run implements DeadlineEntry {
       this.#now = end;
       record.latencyMs = end - start;
       record.ok = true;
+      target.latency.record(this.#stream ? record.firstTokenMs! : record.latencyMs);
       target.breaker.onSuccess(end, trial, record.firstTokenMs);
       return true;
     } catch (error) {
@@ -466,9 +469,30 @@ export class Run implements DeadlineEntry {
     this.outcome.ok = ok;
     if (this.#stream) this.#now = this.#core.clock.now();
     this.outcome.latencyMs = this.#now - this.outcome.startedAt;
+    if (!this.silent) this.publish();
+  }
+
+  /** Delivers the outcome to `onOutcome` and the `outcome` event (a hedged call publishes its merged outcome itself). */
+  publish(): void {
     const events = this.#core.events;
     this.#onOutcome?.(this.outcome);
     if (events.wants('outcome')) events.emit('outcome', this.outcome);
+  }
+
+  /** A hedged stream's winner publishes the merged outcome itself, to the hedged call's receiver. */
+  publishWhenDone(onOutcome: ((outcome: CallOutcome) => void) | undefined): void {
+    this.silent = false;
+    this.#onOutcome = onOutcome;
+  }
+
+  /** A successful call's value. */
+  get value(): unknown {
+    return this.#value;
+  }
+
+  /** True once the outcome is final. */
+  get finished(): boolean {
+    return this.#finished;
   }
 
   /** Removes the abort listener and the scheduler entry. */

@@ -4,6 +4,7 @@ import { BreakwaterTimeoutError } from './errors.js';
 import type { EngineEmitter, ProbeEvent } from './events.js';
 import type { ProbeContext, ResolvedTarget } from './options.js';
 import type { SkipReason } from './outcome.js';
+import { LatencyHistogram } from './latency-histogram.js';
 import { RetryBudget } from './retry-budget.js';
 
 /** A target's health at a glance, for status pages and tests. */
@@ -34,6 +35,8 @@ export class TargetRuntime<I, O, C> {
   readonly config: ResolvedTarget<I, O, C>;
   readonly breaker: CircuitBreaker;
   readonly budget: RetryBudget | undefined;
+  /** Recent latencies (streams: time to first token), for percentile hedge delays. */
+  readonly latency = new LatencyHistogram();
   #cooldownUntil = 0;
   #probing = false;
   readonly #clock: Clock;
