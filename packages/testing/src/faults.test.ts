@@ -17,6 +17,7 @@ describe('bad scripts fail when the provider is created', () => {
     [{ rateLimit: { requestsPerMinute: 0 } }, /requestsPerMinute must be a positive number/],
     [{ outages: [{ from: 10, to: 5 }] }, /outages\[0\]/],
     [{ lantency: 5 }, /options\.lantency must be absent/],
+    [{ latencyTail: { rate: 2, latency: 5 } }, /options\.latencyTail\.rate must be a number from 0 to 1/],
   ])('%j', (options, message) => {
     expect(() => new FaultPlan(options as never)).toThrow(message);
     expect(() => fakeTarget(options as never)).toThrow(TypeError);
@@ -54,6 +55,16 @@ describe('the fault schedule', () => {
     const limited = plan.decide(250);
     expect(limited).toMatchObject({ fault: 'rate_limit', retryAfterMs: 750 });
     expect(plan.decide(1_000).fault).toBe('ok');
+  });
+  it('gives a share of requests the tail latency', () => {
+    const plan = new FaultPlan({
+      seed: 9,
+      latency: 100,
+      latencyTail: { rate: 0.1, latency: { uniform: [10_000, 30_000] } },
+    });
+    const slow = Array.from({ length: 2_000 }, (_, i) => plan.decide(i)).filter((d) => d.latencyMs >= 10_000).length;
+    expect(slow / 2_000).toBeGreaterThan(0.07);
+    expect(slow / 2_000).toBeLessThan(0.13);
   });
   it('serves outage windows', () => {
     const plan = new FaultPlan({ outages: [{ from: 1_000, to: 2_000, fault: 'overloaded' }] });

@@ -64,6 +64,8 @@ export interface FaultOptions {
   rateLimit?: { requestsPerMinute: number; burst?: number };
   /** Latency before the response headers (non-streaming: before the whole body). */
   latency?: Latency;
+  /** A heavy tail: a `rate` (0-1) of requests takes `latency` instead (for example 2 % stalling 10-30 s). */
+  latencyTail?: { rate: number; latency: Latency };
   /** Streams: latency before the first content chunk, after the headers. */
   firstTokenLatency?: Latency;
   /** Streams: delay between chunks. */
@@ -79,6 +81,7 @@ export interface FaultDecision extends FaultSpec {
 const FAULT_KEYS = ['fault', 'retryAfterMs', 'afterChunks'];
 const OPTION_KEYS = [
   'seed',
+  'latencyTail',
   'script',
   'outages',
   'availability',
@@ -183,6 +186,13 @@ export class FaultPlan {
     }
     this.#tokens = limit ? (limit.burst ?? Math.max(1, limit.requestsPerMinute / 60)) : 0;
     checkLatency(options.latency, 'options.latency');
+    const tail = options.latencyTail;
+    if (tail !== undefined) {
+      if (!tail || typeof tail.rate !== 'number' || tail.rate < 0 || tail.rate > 1) {
+        fail('options.latencyTail.rate', 'a number from 0 to 1', tail?.rate);
+      }
+      checkLatency(tail.latency, 'options.latencyTail.latency');
+    }
     checkLatency(options.firstTokenLatency, 'options.firstTokenLatency');
     checkLatency(options.chunkDelay, 'options.chunkDelay');
   }
@@ -203,7 +213,9 @@ export class FaultPlan {
   /** Decides what to do with a request arriving at `now` (ms since start). */
   decide(now: number): FaultDecision {
     const random = this.#random;
-    const latencyMs = Math.max(0, sampleLatency(this.#options.latency, random));
+    const tail = this.#options.latencyTail;
+    const latency = tail && random() < tail.rate ? tail.latency : this.#options.latency;
+    const latencyMs = Math.max(0, sampleLatency(latency, random));
     const firstTokenMs = Math.max(0, sampleLatency(this.#options.firstTokenLatency, random));
     const spec = this.#script.shift() ??
       this.#outageAt(now) ??
