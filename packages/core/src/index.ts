@@ -68,6 +68,7 @@ export {
   DEGRADED_HEADER,
   type DegradedResponse,
   type DegradedTier,
+  type ScopeCallOptions,
 } from './request/scope.js';
 export {
   compileRoute,
@@ -81,3 +82,11 @@ export {
 export { streamSse, serverResponseSink, SSE_HEADERS, type SseOptions, type SseSink } from './request/sse.js';
 export { JobQueue, type JobStatus, type JobView } from './request/jobs.js';
 export { ResponseCache, cacheKey, type CachedResponse } from './request/response-cache.js';
+export {
+  IdempotencyStore,
+  fingerprint,
+  type IdempotencyDecision,
+  type IdempotencyOptions,
+  type IdempotencyRecord,
+  type StoredResponse,
+} from './request/idempotency.js';

@@ -98,11 +98,13 @@ const COMPILED = Symbol('breakwater.route');
 const expressAccess = {
   path: (req: Request) => req.path,
   header: (req: Request, name: string) => req.get(name),
+  method: (req: Request) => req.method,
+  body: (req: Request) => req.body as unknown,
 };
 
-/** One shared 'close' listener: a response that closes before it finished means the client left. */
+/** One shared 'close' listener: finished, or cut short (the client left). */
 function onResponseClose(this: Response): void {
-  if (!this.writableFinished) this.req.breakwater?.clientGone();
+  this.req.breakwater?.responseClosed(this.writableFinished, this.statusCode);
 }
 
 /**
@@ -115,15 +117,21 @@ breakwater.route = function route(options?: RouteOptions<Request>): RequestHandl
   const handler = function breakwaterRoute(req: Request, res: Response, next: NextFunction): void {
     const scope = req.breakwater as RequestScope<Request> | undefined;
     if (!scope) return next(new Error('breakwater: app.use(breakwater(engine)) must come before breakwater.route()'));
+    let replay;
     try {
       scope.applyRoute(compiled);
+      replay = scope.claimIdempotency();
     } catch (error) {
       return next(error);
     }
-    if (compiled.cache) {
+    if (replay) {
+      res.status(replay.status).set('idempotent-replayed', 'true').json(replay.body);
+      return;
+    }
+    if (compiled.cache || scope.idempotent) {
       const json = res.json;
-      res.json = function rememberingJson(this: Response, body: unknown) {
-        scope.remember(this.statusCode, body);
+      res.json = function respondingJson(this: Response, body: unknown) {
+        scope.responding(this.statusCode, body);
         return json.call(this, body);
       };
     }

@@ -63,13 +63,13 @@ export function breakwater(engine: AnyEngine, options?: GuardOptions<Context>): 
     ctx.res.on('close', onResponseClose);
     try {
       await next();
-      if (ctx.respond !== false) scope.remember(ctx.status, ctx.body);
     } catch (error) {
       const degraded = scope.degrade(error); // rethrows what is not a degraded answer
       ctx.status = degraded.status;
       ctx.set(degraded.headers);
       ctx.body = degraded.body;
     }
+    if (ctx.respond !== false && !ctx.response.get('idempotent-replayed')) scope.responding(ctx.status, ctx.body);
   } as KoaBreakwater;
 
   middleware.route = (routeOptions) => {
@@ -85,14 +85,16 @@ export function breakwater(engine: AnyEngine, options?: GuardOptions<Context>): 
 const koaAccess = {
   path: (ctx: Context) => ctx.path,
   header: (ctx: Context, name: string) => ctx.get(name) || undefined,
+  method: (ctx: Context) => ctx.method,
+  body: (ctx: Context) => (ctx.request as { body?: unknown }).body,
 };
 
 const SCOPE = Symbol('breakwater.scope');
 type ScopedResponse = ServerResponse & { [SCOPE]?: RequestScope<Context> };
 
-/** One shared 'close' listener: a response that closes before it finished means the client left. */
+/** One shared 'close' listener: finished, or cut short (the client left). */
 function onResponseClose(this: ScopedResponse): void {
-  if (!this.writableFinished) this[SCOPE]?.clientGone();
+  this[SCOPE]?.responseClosed(this.writableFinished, this.statusCode);
 }
 
 function routeMiddleware(compiled: ReturnType<typeof compileRoute<Context>>): Middleware {
@@ -100,6 +102,13 @@ function routeMiddleware(compiled: ReturnType<typeof compileRoute<Context>>): Mi
     const scope = ctx.state.breakwater as RequestScope<Context> | undefined;
     if (!scope) throw new Error('breakwater: app.use(breakwater(engine)) must come before breakwater.route()');
     scope.applyRoute(compiled);
+    const replay = scope.claimIdempotency();
+    if (replay) {
+      ctx.status = replay.status;
+      ctx.set('idempotent-replayed', 'true');
+      ctx.body = replay.body;
+      return;
+    }
     await next();
   };
 }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import createHttpError from 'http-errors';
 import type { AnyEngine, Chain, Engine } from '../engine.js';
 import { parseDuration, type Duration } from '../duration.js';
-import { checkObject, optionError, readFunction, readNumber } from '../validate.js';
+import { checkObject, optionError, readDuration, readFunction, readNumber } from '../validate.js';
+import { IdempotencyStore } from './idempotency.js';
 import { JobQueue, type JobView } from './jobs.js';
 import { ResponseCache } from './response-cache.js';
 import { compileRoute, type CompiledRoute, type RouteOptions } from './route.js';
@@ -25,6 +26,8 @@ export interface GuardOptions<R> {
   cacheSize?: number;
   /** The queue tier's job store. */
   queue?: { max?: number; pollInterval?: Duration; path?: string };
+  /** `Idempotency-Key` handling (on unless `false`): how long keys are kept (default 24 h) and how many (10,000). */
+  idempotency?: { ttl?: Duration; max?: number } | false;
 }
 
 /** How the guard reads a framework's request: given once by each adapter, so a request costs no closures. */
@@ -33,6 +36,10 @@ export interface RequestAccess<R> {
   path(request: R): string;
   /** A request header, or undefined. */
   header(request: R, name: string): string | undefined;
+  /** The request method. */
+  method(request: R): string;
+  /** The parsed request body (for idempotency fingerprints). */
+  body(request: R): unknown;
 }
 
 /** A compiled route with its chain resolved against the engine. */
@@ -40,7 +47,7 @@ export interface BoundRoute<R> extends CompiledRoute<R> {
   compiledChain: Chain | undefined;
 }
 
-const GUARD_KEYS = ['tenant', 'requestId', 'logger', 'cacheSize', 'queue'];
+const GUARD_KEYS = ['tenant', 'requestId', 'logger', 'cacheSize', 'queue', 'idempotency'];
 const TENANT = /^[A-Za-z0-9._:-]{1,128}$/;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -59,6 +66,8 @@ export class Guard<R> {
   readonly engine: Engine<unknown, unknown, unknown>;
   readonly cache: ResponseCache;
   readonly jobs: JobQueue;
+  /** `Idempotency-Key` records, unless turned off. */
+  readonly idempotency: IdempotencyStore | undefined;
   /** Path prefix the adapters serve job status under. */
   readonly jobsPath: string;
   readonly logger: DegradedLogger | undefined;
@@ -97,6 +106,15 @@ export class Guard<R> {
       throw optionError('options.queue.path', 'a path starting with /', path);
     this.jobsPath = path.replace(/\/$/, '');
     this.#defaultRoute = this.bind(compileRoute<R>({}));
+    if (record.idempotency === false) this.idempotency = undefined;
+    else {
+      const idem =
+        record.idempotency === undefined ? {} : checkObject(record.idempotency, 'options.idempotency', ['ttl', 'max']);
+      this.idempotency = new IdempotencyStore({
+        ttl: readDuration(idem, 'ttl', 'options.idempotency', 86_400_000, { min: 1 }),
+        max: readNumber(idem, 'max', 'options.idempotency', 10_000, { min: 1, integer: true }),
+      });
+    }
   }
 
   /** Resolves a compiled route's chain against the engine (once per route). */

@@ -1,4 +1,5 @@
 import { parseDuration, type Duration } from '../duration.js';
+import { resolveHedge, type HedgeOptions } from '../hedge.js';
 import { checkObject, optionError, readDuration, readNumber } from '../validate.js';
 
 /** The cache tier: the last successful response of a route for the same key, served stale. */
@@ -37,6 +38,8 @@ export interface RouteOptions<R> {
   static?: StaticTierOptions | boolean;
   /** Accept the request for later when the chain fails. */
   queue?: QueueTierOptions | boolean;
+  /** Hedge this route's calls (see the engine's `hedge` call option). */
+  hedge?: HedgeOptions;
 }
 
 /** The message of the default static tier. */
@@ -50,9 +53,10 @@ export interface CompiledRoute<R> {
   cache: { key: (request: R) => unknown; maxAge: number } | undefined;
   static: { status: number; body: unknown } | undefined;
   queue: { ttl: number } | undefined;
+  hedge: HedgeOptions | undefined;
 }
 
-const ROUTE_KEYS = ['name', 'chain', 'timeout', 'cache', 'static', 'queue'];
+const ROUTE_KEYS = ['name', 'chain', 'timeout', 'cache', 'static', 'queue', 'hedge'];
 
 /** Validates route options once, when the route middleware is created. */
 export function compileRoute<R>(options: RouteOptions<R> = {}): CompiledRoute<R> {
@@ -101,7 +105,11 @@ export function compileRoute<R>(options: RouteOptions<R> = {}): CompiledRoute<R>
     queue = { ttl: readDuration(q, 'ttl', `${path}.queue`, 3_600_000, { min: 1 }) };
   }
 
+  const hedge = record.hedge as HedgeOptions | undefined;
+  if (hedge !== undefined) resolveHedge(hedge); // validate now
+
   return {
+    hedge,
     name: record.name as string | undefined,
     chain: chain as readonly string[] | undefined,
     timeout,

@@ -6,6 +6,14 @@ import type { CallOutcome } from '../outcome.js';
 import type { BoundRoute, Guard } from './guard.js';
 import type { CompiledRoute } from './route.js';
 import { cacheKey } from './response-cache.js';
+import {
+  fingerprint,
+  runOnce,
+  settleRecord,
+  type IdempotencyRecord,
+  type OperationResults,
+  type StoredResponse,
+} from './idempotency.js';
 
 /** The degradation tiers a request can be answered from. */
 export type DegradedTier = 'cache' | 'static' | 'queued';
@@ -16,6 +24,14 @@ export interface DegradedResponse {
   status: number;
   headers: Record<string, string>;
   body: unknown;
+}
+
+/** Options of `req.breakwater.call()` / `stream()`. */
+export interface ScopeCallOptions {
+  /** Another chain for this call than the route's. */
+  chain?: readonly string[];
+  /** The call has side effects: never hedged. */
+  sideEffects?: boolean;
 }
 
 /** Header that marks a degraded response, with the tier as its value. */
@@ -58,6 +74,10 @@ export class RequestScope<R> {
   /** What the engine's calls listen to: far cheaper than an AbortSignal per request. */
   readonly #cancel = new CancelSource();
   #last: { input: unknown; chain: readonly string[] | undefined } | undefined = undefined;
+  #idempotency: IdempotencyRecord | undefined = undefined;
+  #operations: OperationResults | undefined = undefined;
+  #responseBody: unknown = undefined;
+  #bodyCaptured = false;
   readonly #record = (outcome: CallOutcome): void => {
     this.outcomes.push(outcome);
   };
@@ -118,12 +138,12 @@ export class RequestScope<R> {
   }
 
   /** Makes an LLM call through the route's chain, under the request's deadline and signal. */
-  call<O = unknown>(input: unknown, options?: { chain?: readonly string[] }): Promise<O> {
+  call<O = unknown>(input: unknown, options?: ScopeCallOptions): Promise<O> {
     return this.#guard.engine.call(input, this.#callOptions(input, options)) as Promise<O>;
   }
 
   /** Streams an LLM call through the route's chain, under the request's deadline and signal. */
-  stream<C = unknown>(input: unknown, options?: { chain?: readonly string[] }): AsyncGenerator<C, void, undefined> {
+  stream<C = unknown>(input: unknown, options?: ScopeCallOptions): AsyncGenerator<C, void, undefined> {
     return this.#guard.engine.stream(input, this.#callOptions(input, options)) as AsyncGenerator<C, void, undefined>;
   }
 
@@ -132,10 +152,66 @@ export class RequestScope<R> {
     this.#cancel.abort(new ClientGoneError());
   }
 
-  /** Keeps a successful response for the cache tier (when the route has one). */
-  remember(status: number, body: unknown): void {
+  /**
+   * The response body being sent (JSON): kept for the cache tier when the route has one and
+   * the status is 2xx, and for the request's `Idempotency-Key`.
+   */
+  responding(status: number, body: unknown): void {
+    if (this.#idempotency) {
+      this.#responseBody = body;
+      this.#bodyCaptured = true;
+    }
     if (this.#cacheKey === undefined || status < 200 || status >= 300 || body === undefined) return;
     this.#guard.cache.set(this.#cacheKey, status, body, this.#guard.engine.clock.now());
+  }
+
+  /** True when the request claimed an `Idempotency-Key`. */
+  get idempotent(): boolean {
+    return this.#idempotency !== undefined;
+  }
+
+  /**
+   * Checks the request's `Idempotency-Key` (the route middleware calls this after the route
+   * is applied): returns a stored response to replay, or claims the key. Throws 400 (malformed
+   * key), 409 (in flight) or 422 (same key, other request) http errors.
+   */
+  claimIdempotency(): StoredResponse | undefined {
+    const store = this.#guard.idempotency;
+    if (!store) return undefined;
+    const access = this.#guard.access;
+    const key = access.header(this.#request, 'idempotency-key');
+    if (key === undefined) return undefined;
+    const print = fingerprint(access.method(this.#request), access.path(this.#request), access.body(this.#request));
+    const decision = store.claim(`${this.tenant ?? ''}\u0000${this.routeName}`, key, print);
+    if (decision.kind === 'replay') return decision.response;
+    if (decision.kind === 'proceed') this.#idempotency = decision.record;
+    return undefined;
+  }
+
+  /** The response closed: finished (store or release the key) or cut short (the client left). */
+  responseClosed(finished: boolean, status: number): void {
+    if (!finished) this.clientGone();
+    const record = this.#idempotency;
+    if (!record) return;
+    this.#idempotency = undefined;
+    // A degraded answer is not what the client asked for: its retry should get a real one.
+    settleRecord(
+      record,
+      finished ? status : undefined,
+      this.#responseBody,
+      this.#bodyCaptured && this.tier === undefined,
+    );
+  }
+
+  /**
+   * Runs a side effect (a tool call) at most once for this request's `Idempotency-Key`: across
+   * retries, hedges and fallbacks, and across the client retrying the whole request. Later
+   * calls with the same `operationId` get the first run's result. Without a key, at most once
+   * within this request.
+   */
+  once<T>(operationId: string, fn: () => T | Promise<T>): Promise<T> {
+    const operations = this.#idempotency?.operations ?? (this.#operations ??= new Map());
+    return runOnce(operations, operationId, fn);
   }
 
   /**
@@ -198,7 +274,7 @@ export class RequestScope<R> {
     });
   }
 
-  #callOptions(input: unknown, options: { chain?: readonly string[] } | undefined): CallOptions {
+  #callOptions(input: unknown, options: ScopeCallOptions | undefined): CallOptions {
     const chain = options?.chain ?? this.#route.compiledChain;
     this.#last = { input, chain: options?.chain ?? this.#route.chain };
     const callOptions: CallOptions = {
@@ -207,6 +283,8 @@ export class RequestScope<R> {
       onOutcome: this.#record,
     };
     if (chain) callOptions.chain = chain;
+    if (options?.sideEffects) callOptions.sideEffects = true;
+    else if (this.#route.hedge) callOptions.hedge = this.#route.hedge;
     return callOptions;
   }
 
