@@ -1,5 +1,8 @@
 import type { Classification } from './classify.js';
+import type { Clock } from './clock.js';
 import type { AttemptContext } from './options.js';
+import type { HeaderSource } from './retry-after.js';
+import type { TargetRuntime } from './target.js';
 
 /**
  * One attempt at one target: the context its function receives. The AbortSignal is created
@@ -16,11 +19,19 @@ export class Attempt implements AttemptContext {
   stopClass: Classification | undefined = undefined;
   #controller: AbortController | undefined = undefined;
   #reject: ((reason: unknown) => void) | undefined = undefined;
+  readonly #runtime: TargetRuntime<unknown, unknown, unknown>;
+  readonly #clock: Clock;
 
-  constructor(attempt: number, target: string, deadline: number) {
+  constructor(attempt: number, target: TargetRuntime<unknown, unknown, unknown>, deadline: number, clock: Clock) {
     this.attempt = attempt;
-    this.target = target;
+    this.target = target.name;
     this.deadline = deadline;
+    this.#runtime = target;
+    this.#clock = clock;
+  }
+
+  observe(headers: HeaderSource): void {
+    this.#runtime.observe(headers, this.#clock.now(), this.#clock.date());
   }
 
   get signal(): AbortSignal {

@@ -90,3 +90,4 @@ export {
   type IdempotencyRecord,
   type StoredResponse,
 } from './request/idempotency.js';
+export { Bulkheads, type BulkheadOptions, type PoolOptions } from './request/bulkhead.js';

@@ -2,6 +2,7 @@ import type { BreakerSettings } from './breaker.js';
 import type { Classifier } from './classify.js';
 import type { Clock } from './clock.js';
 import type { Duration } from './duration.js';
+import type { HeaderSource } from './retry-after.js';
 import { checkObject, optionError, readDuration, readFunction, readNumber, readObject } from './validate.js';
 
 /** What a target function receives for one attempt. */
@@ -14,6 +15,12 @@ export interface AttemptContext {
   readonly target: string;
   /** When the whole call's deadline passes, in engine clock ms. */
   readonly deadline: number;
+  /**
+   * Hands breakwater a successful response's headers (for example from the SDK's
+   * `.withResponse()`), so that it follows the provider's `x-ratelimit-*` and
+   * `anthropic-ratelimit-*` headers: an exhausted limit cools the target down until its reset.
+   */
+  observe(headers: HeaderSource): void;
 }
 
 /** What a probe receives. */
@@ -105,6 +112,10 @@ export interface TargetOptions<I, O, C> extends PolicyOptions {
   contentPolicyFallback?: string;
   /** The SDK client behind the target, so breakwater can warn when its own retries are on. */
   client?: { maxRetries?: number };
+  /** Calls in flight at this target at once; when full, the chain moves on (a bulkhead per model). */
+  maxConcurrent?: number;
+  /** Client-side pacing: calls per minute (a token bucket), so the provider is not driven into 429s. */
+  rateLimit?: { requestsPerMinute: number; burst?: number };
 }
 
 /** Options of {@link createEngine}. */
@@ -206,6 +217,8 @@ const TARGET_KEYS = [
   'contextFallback',
   'contentPolicyFallback',
   'client',
+  'maxConcurrent',
+  'rateLimit',
 ] as const;
 const ENGINE_KEYS = ['targets', 'defaults', 'clock', 'random'] as const;
 
@@ -309,6 +322,8 @@ export interface ResolvedTarget<I, O, C> {
   contextFallback: string | undefined;
   contentPolicyFallback: string | undefined;
   sdkRetries: number | undefined;
+  maxConcurrent: number;
+  rateLimit: { perMs: number; burst: number } | undefined;
   policy: PolicySettings;
 }
 
@@ -365,10 +380,23 @@ export function resolveEngineOptions<I, O, C>(options: unknown): ResolvedEngineO
     if (client !== undefined && (typeof client !== 'object' || client === null)) {
       throw optionError(`${path}.client`, 'the SDK client object', client);
     }
+    let rateLimit: ResolvedTarget<I, O, C>['rateLimit'];
+    if (t.rateLimit !== undefined) {
+      const r = checkObject(t.rateLimit, `${path}.rateLimit`, ['requestsPerMinute', 'burst']);
+      const rpm = readNumber(r, 'requestsPerMinute', `${path}.rateLimit`, NaN, { min: 0, exclusiveMin: true });
+      if (Number.isNaN(rpm))
+        throw optionError(`${path}.rateLimit.requestsPerMinute`, 'a positive number', r.requestsPerMinute);
+      rateLimit = {
+        perMs: rpm / 60_000,
+        burst: readNumber(r, 'burst', `${path}.rateLimit`, Math.max(1, rpm / 60), { min: 1 }),
+      };
+    }
     return {
       name,
       call,
       stream,
+      maxConcurrent: readNumber(t, 'maxConcurrent', path, Infinity, { min: 1, integer: true }),
+      rateLimit,
       probe: readFunction<TargetOptions<I, O, C>['probe']>(t, 'probe', path),
       classify: readFunction<Classifier>(t, 'classify', path),
       isContent: readFunction<(chunk: C) => boolean>(t, 'isContent', path),

@@ -3,7 +3,7 @@ import type { FailureClass } from './classify.js';
 import type { TimeoutPhase } from './errors.js';
 
 /** Why a target was passed over without an attempt. */
-export type SkipReason = 'open' | 'half_open' | 'cooldown' | 'unsupported';
+export type SkipReason = 'open' | 'half_open' | 'cooldown' | 'unsupported' | 'full' | 'paced';
 
 /** One attempt at one target. */
 export interface AttemptRecord {

@@ -66,6 +66,8 @@ export class Run implements DeadlineEntry {
   #yieldedAt = 0;
   #current: Attempt | undefined = undefined;
   #currentTarget: Target | undefined = undefined;
+  /** The target whose slot this run holds (admitted, not yet left). */
+  #held: Target | undefined = undefined;
   #wake: ((woke: boolean) => void) | undefined = undefined;
   /** Set when the whole run must end: the caller cancelled or the total deadline passed. */
   #halt: Classification | undefined = undefined;
@@ -189,6 +191,7 @@ export class Run implements DeadlineEntry {
           continue;
         }
         const trial = admission === Admission.Trial;
+        this.#held = target;
         target.budget?.deposit();
         for (let attemptNo = 1; ; attemptNo++) {
           if (await this.#attempt(target, attemptNo, trial)) {
@@ -204,6 +207,7 @@ export class Run implements DeadlineEntry {
           if (decision === Next.Stop) throw this.#fail(failure.class, `the call failed: ${failure.class}`);
           if (decision === Next.NextTarget) {
             const fallback = this.#fallbackFor(target, failure);
+            this.#releaseTarget();
             if (fallback && sequence.indexOf(fallback) === -1) {
               sequence = [...sequence.slice(0, index + 1), fallback, ...sequence.slice(index + 1)];
             } else if (fallback && sequence.indexOf(fallback) > index + 1) {
@@ -217,7 +221,10 @@ export class Run implements DeadlineEntry {
           this.#now = clock.now();
           this.outcome.retries++;
           if (!woke || this.#halt) throw this.#haltError();
-          if (!target.isAvailable(this.#now)) break;
+          if (!target.stillHealthy(this.#now)) {
+            this.#releaseTarget();
+            break;
+          }
         }
       }
       const last = this.#failure;
@@ -242,7 +249,7 @@ export class Run implements DeadlineEntry {
   async #attempt(target: Target, attemptNo: number, trial: boolean): Promise<boolean> {
     const clock = this.#core.clock;
     const start = this.#now;
-    const attempt = new Attempt(attemptNo, target.name, this.deadline);
+    const attempt = new Attempt(attemptNo, target, this.deadline, this.#core.clock);
     const timeouts = target.config.policy.timeouts;
     this.#current = attempt;
     this.#currentTarget = target;
@@ -463,9 +470,16 @@ export class Run implements DeadlineEntry {
     this.#finish(true);
   }
 
+  /** Gives back the slot held at the current target. */
+  #releaseTarget(): void {
+    this.#held?.release();
+    this.#held = undefined;
+  }
+
   #finish(ok: boolean): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#releaseTarget();
     this.outcome.ok = ok;
     if (this.#stream) this.#now = this.#core.clock.now();
     this.outcome.latencyMs = this.#now - this.outcome.startedAt;

@@ -6,6 +6,7 @@ import type { ProbeContext, ResolvedTarget } from './options.js';
 import type { SkipReason } from './outcome.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { RetryBudget } from './retry-budget.js';
+import { retryAfterFromHeaders, type HeaderSource } from './retry-after.js';
 
 /** A target's health at a glance, for status pages and tests. */
 export interface TargetStatus {
@@ -39,6 +40,9 @@ export class TargetRuntime<I, O, C> {
   readonly latency = new LatencyHistogram();
   #cooldownUntil = 0;
   #probing = false;
+  #inFlight = 0;
+  #tokens = 0;
+  #tokensAt = 0;
   readonly #clock: Clock;
   readonly #events: EngineEmitter;
 
@@ -49,6 +53,8 @@ export class TargetRuntime<I, O, C> {
     this.#events = events;
     const budget = config.policy.retry.budget;
     this.budget = budget ? new RetryBudget(budget.ratio, budget.maxTokens) : undefined;
+    this.#tokens = config.rateLimit?.burst ?? 0;
+    this.#tokensAt = clock.now();
     this.breaker = new CircuitBreaker(config.policy.breaker, {
       hasProbe: config.probe !== undefined,
       onTransition: (from, to, reason, at) => {
@@ -67,23 +73,65 @@ export class TargetRuntime<I, O, C> {
     });
   }
 
-  /** May a call go here now? Starts the probe when the cooldown has just ended. */
+  /**
+   * May a call go here now? Starts the probe when the cooldown has just ended. An admitted
+   * call holds one of the target's slots until {@link TargetRuntime.release}.
+   */
   admit(now: number): TargetAdmission {
     if (now < this.#cooldownUntil) return 'cooldown';
+    if (this.#inFlight >= this.config.maxConcurrent) return 'full';
+    if (this.config.rateLimit && !this.#hasToken(now)) return 'paced';
     const admission = this.breaker.admit(now);
-    if (admission === Admission.Allow || admission === Admission.Trial) return admission;
+    if (admission === Admission.Allow || admission === Admission.Trial) {
+      this.#inFlight++;
+      if (this.config.rateLimit) this.#tokens -= 1;
+      return admission;
+    }
     if (admission === Admission.ProbeDue) this.#startProbe();
     return admission === Admission.Open ? 'open' : 'half_open';
   }
 
+  /** After a retry's wait: not cooling down and not opened meanwhile (the caller holds its slot). */
+  stillHealthy(now: number): boolean {
+    return now >= this.#cooldownUntil && this.breaker.state !== 'open';
+  }
+
+  /** Gives back the slot an admitted call held. */
+  release(): void {
+    this.#inFlight--;
+  }
+
+  /** Calls in flight here now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
   /** True when {@link TargetRuntime.admit} would let a call through; changes nothing. */
   isAvailable(now: number): boolean {
-    return now >= this.#cooldownUntil && this.breaker.isAvailable(now);
+    return now >= this.#cooldownUntil && this.#inFlight < this.config.maxConcurrent && this.breaker.isAvailable(now);
+  }
+
+  /**
+   * Adapts to the provider's own rate-limit headers (`x-ratelimit-*`, `anthropic-ratelimit-*`)
+   * seen on a response: when a limit is exhausted, the target cools down until its reset.
+   */
+  observe(headers: HeaderSource, now: number, nowEpochMs: number): void {
+    const wait = retryAfterFromHeaders(headers, nowEpochMs);
+    if (wait !== undefined && wait > 0) this.coolDown(now, Math.min(wait, this.config.policy.retry.maxCooldown));
+  }
+
+  #hasToken(now: number): boolean {
+    const limit = this.config.rateLimit!;
+    this.#tokens = Math.min(limit.burst, this.#tokens + (now - this.#tokensAt) * limit.perMs);
+    this.#tokensAt = now;
+    return this.#tokens >= 1;
   }
 
   /** Ms until the target may be tried again (0 when it may be now). */
   retryIn(now: number): number {
-    return Math.max(0, this.#cooldownUntil - now, this.breaker.openUntil - now);
+    const limit = this.config.rateLimit;
+    const paced = limit && this.#tokens < 1 ? (1 - this.#tokens) / limit.perMs : 0;
+    return Math.max(0, this.#cooldownUntil - now, this.breaker.openUntil - now, paced);
   }
 
   /** Keeps the target aside for `ms` (a Retry-After), never shortening a longer cooldown. */

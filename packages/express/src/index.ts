@@ -135,7 +135,9 @@ breakwater.route = function route(options?: RouteOptions<Request>): RequestHandl
         return json.call(this, body);
       };
     }
-    next();
+    const admitted = scope.admit(); // bulkheads, when configured
+    if (admitted) admitted.then(() => next(), next);
+    else next();
   };
   return Object.assign(handler, { [COMPILED]: compiled });
 };

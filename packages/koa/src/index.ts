@@ -109,6 +109,8 @@ function routeMiddleware(compiled: ReturnType<typeof compileRoute<Context>>): Mi
       ctx.body = replay.body;
       return;
     }
+    const admitted = scope.admit(); // bulkheads, when configured
+    if (admitted) await admitted;
     await next();
   };
 }

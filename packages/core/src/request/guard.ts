@@ -3,6 +3,7 @@ import createHttpError from 'http-errors';
 import type { AnyEngine, Chain, Engine } from '../engine.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { checkObject, optionError, readDuration, readFunction, readNumber } from '../validate.js';
+import { Bulkheads, type BulkheadOptions } from './bulkhead.js';
 import { IdempotencyStore } from './idempotency.js';
 import { JobQueue, type JobView } from './jobs.js';
 import { ResponseCache } from './response-cache.js';
@@ -26,6 +27,8 @@ export interface GuardOptions<R> {
   cacheSize?: number;
   /** The queue tier's job store. */
   queue?: { max?: number; pollInterval?: Duration; path?: string };
+  /** Concurrency pools per tenant and per route, with bounded queues (429 over a tenant's share, 503 when full). */
+  bulkheads?: BulkheadOptions;
   /** `Idempotency-Key` handling (on unless `false`): how long keys are kept (default 24 h) and how many (10,000). */
   idempotency?: { ttl?: Duration; max?: number } | false;
 }
@@ -47,7 +50,7 @@ export interface BoundRoute<R> extends CompiledRoute<R> {
   compiledChain: Chain | undefined;
 }
 
-const GUARD_KEYS = ['tenant', 'requestId', 'logger', 'cacheSize', 'queue', 'idempotency'];
+const GUARD_KEYS = ['tenant', 'requestId', 'logger', 'cacheSize', 'queue', 'idempotency', 'bulkheads'];
 const TENANT = /^[A-Za-z0-9._:-]{1,128}$/;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -66,6 +69,8 @@ export class Guard<R> {
   readonly engine: Engine<unknown, unknown, unknown>;
   readonly cache: ResponseCache;
   readonly jobs: JobQueue;
+  /** Tenant and route pools, when configured. */
+  readonly bulkheads: Bulkheads | undefined;
   /** `Idempotency-Key` records, unless turned off. */
   readonly idempotency: IdempotencyStore | undefined;
   /** Path prefix the adapters serve job status under. */
@@ -106,6 +111,7 @@ export class Guard<R> {
       throw optionError('options.queue.path', 'a path starting with /', path);
     this.jobsPath = path.replace(/\/$/, '');
     this.#defaultRoute = this.bind(compileRoute<R>({}));
+    this.bulkheads = record.bulkheads === undefined ? undefined : new Bulkheads(record.bulkheads as BulkheadOptions);
     if (record.idempotency === false) this.idempotency = undefined;
     else {
       const idem =
@@ -157,5 +163,6 @@ export class Guard<R> {
   /** Stops background work (the queue's poll timer). */
   close(): void {
     this.jobs.close();
+    this.bulkheads?.close();
   }
 }

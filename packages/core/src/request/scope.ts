@@ -78,6 +78,8 @@ export class RequestScope<R> {
   #operations: OperationResults | undefined = undefined;
   #responseBody: unknown = undefined;
   #bodyCaptured = false;
+  #releases: (() => void)[] | undefined = undefined;
+  #responseDone = false;
   readonly #record = (outcome: CallOutcome): void => {
     this.outcomes.push(outcome);
   };
@@ -165,6 +167,19 @@ export class RequestScope<R> {
     this.#guard.cache.set(this.#cacheKey, status, body, this.#guard.engine.clock.now());
   }
 
+  /**
+   * Takes the request's bulkhead slots (tenant, then route), held until the response closes.
+   * Resolves at once without bulkheads; rejects with a 429 or 503 http error when refused.
+   */
+  admit(): Promise<void> | undefined {
+    const bulkheads = this.#guard.bulkheads;
+    if (!bulkheads) return undefined;
+    return bulkheads.acquire(this.tenant, this.routeName).then((releases) => {
+      if (this.#responseDone) for (const release of releases) release();
+      else this.#releases = releases;
+    });
+  }
+
   /** True when the request claimed an `Idempotency-Key`. */
   get idempotent(): boolean {
     return this.#idempotency !== undefined;
@@ -190,6 +205,9 @@ export class RequestScope<R> {
 
   /** The response closed: finished (store or release the key) or cut short (the client left). */
   responseClosed(finished: boolean, status: number): void {
+    this.#responseDone = true;
+    if (this.#releases) for (const release of this.#releases) release();
+    this.#releases = undefined;
     if (!finished) this.clientGone();
     const record = this.#idempotency;
     if (!record) return;
