@@ -49,6 +49,27 @@ describe('per-target bulkheads and pacing', () => {
     expect(calls).toBe(3);
   });
 
+  it('paces by estimated tokens per minute', async () => {
+    const clock = new ManualClock();
+    const engine = createEngine<{ tokens: number }, string>({
+      clock,
+      targets: {
+        a: {
+          call: async () => 'a',
+          rateLimit: { tokensPerMinute: 60_000, burst: 1_500, estimateTokens: (input) => input.tokens },
+        },
+        b: { call: async () => 'b' },
+      },
+    });
+    await expect(engine.call({ tokens: 1_000 })).resolves.toBe('a');
+    await expect(engine.call({ tokens: 1_000 })).resolves.toBe('b'); // 500 tokens left of the burst
+    await clock.advance(500); // 1,000 tokens a second
+    await expect(engine.call({ tokens: 1_000 })).resolves.toBe('a');
+    expect(() => createEngine({ targets: { a: { call: async () => 'a', rateLimit: {} } } })).toThrow(
+      /rateLimit must be requestsPerMinute and\/or tokensPerMinute/,
+    );
+  });
+
   it("follows the provider's rate-limit headers seen on a success", async () => {
     const clock = new ManualClock();
     const engine = createEngine<unknown, string>({

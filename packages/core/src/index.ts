@@ -9,6 +9,8 @@ export { CancelSource, type AbortListener, type Cancellation } from './cancel.js
 export { createEngine, Engine, Chain, type AnyEngine, type CallOptions } from './engine.js';
 export {
   LLM_DEFAULTS,
+  estimateTokensFromJson,
+  type RateLimitSettings,
   resolvePolicy,
   type AttemptContext,
   type BreakerOptions,

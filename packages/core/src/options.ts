@@ -114,8 +114,17 @@ export interface TargetOptions<I, O, C> extends PolicyOptions {
   client?: { maxRetries?: number };
   /** Calls in flight at this target at once; when full, the chain moves on (a bulkhead per model). */
   maxConcurrent?: number;
-  /** Client-side pacing: calls per minute (a token bucket), so the provider is not driven into 429s. */
-  rateLimit?: { requestsPerMinute: number; burst?: number };
+  /**
+   * Client-side pacing, so the provider is not driven into 429s: requests and/or tokens per
+   * minute (token buckets holding one second's worth, or `burst`). Tokens are counted with
+   * `estimateTokens(input)` (default: JSON length / 4).
+   */
+  rateLimit?: {
+    requestsPerMinute?: number;
+    tokensPerMinute?: number;
+    burst?: number;
+    estimateTokens?: (input: I) => number;
+  };
 }
 
 /** Options of {@link createEngine}. */
@@ -323,9 +332,19 @@ export interface ResolvedTarget<I, O, C> {
   contentPolicyFallback: string | undefined;
   sdkRetries: number | undefined;
   maxConcurrent: number;
-  rateLimit: { perMs: number; burst: number } | undefined;
+  rateLimit: RateLimitSettings<I> | undefined;
   policy: PolicySettings;
 }
+
+/** A resolved client-side rate limit: token buckets refilled per ms. */
+export interface RateLimitSettings<I> {
+  requests: { perMs: number; burst: number } | undefined;
+  tokens: { perMs: number; burst: number } | undefined;
+  estimateTokens: (input: I) => number;
+}
+
+/** The default token estimate: about four characters of JSON per token. */
+export const estimateTokensFromJson = (input: unknown): number => Math.ceil((JSON.stringify(input)?.length ?? 0) / 4);
 
 /** Validated engine options. */
 export interface ResolvedEngineOptions<I, O, C> {
@@ -382,14 +401,21 @@ export function resolveEngineOptions<I, O, C>(options: unknown): ResolvedEngineO
     }
     let rateLimit: ResolvedTarget<I, O, C>['rateLimit'];
     if (t.rateLimit !== undefined) {
-      const r = checkObject(t.rateLimit, `${path}.rateLimit`, ['requestsPerMinute', 'burst']);
-      const rpm = readNumber(r, 'requestsPerMinute', `${path}.rateLimit`, NaN, { min: 0, exclusiveMin: true });
-      if (Number.isNaN(rpm))
-        throw optionError(`${path}.rateLimit.requestsPerMinute`, 'a positive number', r.requestsPerMinute);
-      rateLimit = {
-        perMs: rpm / 60_000,
-        burst: readNumber(r, 'burst', `${path}.rateLimit`, Math.max(1, rpm / 60), { min: 1 }),
+      const rp = `${path}.rateLimit`;
+      const r = checkObject(t.rateLimit, rp, ['requestsPerMinute', 'tokensPerMinute', 'burst', 'estimateTokens']);
+      const bucket = (key: string) => {
+        const perMinute = readNumber(r, key, rp, NaN, { min: 0, exclusiveMin: true });
+        if (Number.isNaN(perMinute)) return undefined;
+        return {
+          perMs: perMinute / 60_000,
+          burst: readNumber(r, 'burst', rp, Math.max(1, perMinute / 60), { min: 1 }),
+        };
       };
+      const requests = bucket('requestsPerMinute');
+      const tokens = bucket('tokensPerMinute');
+      if (!requests && !tokens) throw optionError(rp, 'requestsPerMinute and/or tokensPerMinute', t.rateLimit);
+      const estimate = readFunction<(input: I) => number>(r, 'estimateTokens', rp);
+      rateLimit = { requests, tokens, estimateTokens: estimate ?? estimateTokensFromJson };
     }
     return {
       name,

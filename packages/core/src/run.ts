@@ -180,7 +180,7 @@ export class Run implements DeadlineEntry {
           this.outcome.skipped.push({ target: target.name, reason: 'unsupported' });
           continue;
         }
-        const admission = target.admit(this.#now);
+        const admission = target.admit(this.#now, this.#input);
         if (typeof admission === 'string') {
           const retryInMs = target.retryIn(this.#now);
           this.outcome.skipped.push(

@@ -41,8 +41,8 @@ export class TargetRuntime<I, O, C> {
   #cooldownUntil = 0;
   #probing = false;
   #inFlight = 0;
-  #tokens = 0;
-  #tokensAt = 0;
+  readonly #requestBucket: TokenBucket | undefined;
+  readonly #tokenBucket: TokenBucket | undefined;
   readonly #clock: Clock;
   readonly #events: EngineEmitter;
 
@@ -53,8 +53,9 @@ export class TargetRuntime<I, O, C> {
     this.#events = events;
     const budget = config.policy.retry.budget;
     this.budget = budget ? new RetryBudget(budget.ratio, budget.maxTokens) : undefined;
-    this.#tokens = config.rateLimit?.burst ?? 0;
-    this.#tokensAt = clock.now();
+    const limit = config.rateLimit;
+    this.#requestBucket = limit?.requests && new TokenBucket(limit.requests.perMs, limit.requests.burst, clock.now());
+    this.#tokenBucket = limit?.tokens && new TokenBucket(limit.tokens.perMs, limit.tokens.burst, clock.now());
     this.breaker = new CircuitBreaker(config.policy.breaker, {
       hasProbe: config.probe !== undefined,
       onTransition: (from, to, reason, at) => {
@@ -77,14 +78,22 @@ export class TargetRuntime<I, O, C> {
    * May a call go here now? Starts the probe when the cooldown has just ended. An admitted
    * call holds one of the target's slots until {@link TargetRuntime.release}.
    */
-  admit(now: number): TargetAdmission {
+  admit(now: number, input?: unknown): TargetAdmission {
     if (now < this.#cooldownUntil) return 'cooldown';
     if (this.#inFlight >= this.config.maxConcurrent) return 'full';
-    if (this.config.rateLimit && !this.#hasToken(now)) return 'paced';
+    let cost = 0;
+    if (this.config.rateLimit) {
+      if (this.#requestBucket && !this.#requestBucket.has(1, now)) return 'paced';
+      if (this.#tokenBucket) {
+        cost = this.config.rateLimit.estimateTokens(input as I);
+        if (!this.#tokenBucket.has(Math.min(cost, this.#tokenBucket.burst), now)) return 'paced';
+      }
+    }
     const admission = this.breaker.admit(now);
     if (admission === Admission.Allow || admission === Admission.Trial) {
       this.#inFlight++;
-      if (this.config.rateLimit) this.#tokens -= 1;
+      this.#requestBucket?.take(1);
+      this.#tokenBucket?.take(cost);
       return admission;
     }
     if (admission === Admission.ProbeDue) this.#startProbe();
@@ -120,17 +129,9 @@ export class TargetRuntime<I, O, C> {
     if (wait !== undefined && wait > 0) this.coolDown(now, Math.min(wait, this.config.policy.retry.maxCooldown));
   }
 
-  #hasToken(now: number): boolean {
-    const limit = this.config.rateLimit!;
-    this.#tokens = Math.min(limit.burst, this.#tokens + (now - this.#tokensAt) * limit.perMs);
-    this.#tokensAt = now;
-    return this.#tokens >= 1;
-  }
-
   /** Ms until the target may be tried again (0 when it may be now). */
   retryIn(now: number): number {
-    const limit = this.config.rateLimit;
-    const paced = limit && this.#tokens < 1 ? (1 - this.#tokens) / limit.perMs : 0;
+    const paced = Math.max(this.#requestBucket?.waitFor(1) ?? 0, this.#tokenBucket?.waitFor(1) ?? 0);
     return Math.max(0, this.#cooldownUntil - now, this.breaker.openUntil - now, paced);
   }
 
@@ -196,5 +197,36 @@ export class TargetRuntime<I, O, C> {
       () => finish(true),
       (error: unknown) => finish(false, error),
     );
+  }
+}
+
+/** A token bucket refilled continuously: client-side pacing of requests or LLM tokens. */
+class TokenBucket {
+  readonly perMs: number;
+  readonly burst: number;
+  #tokens: number;
+  #at: number;
+
+  constructor(perMs: number, burst: number, now: number) {
+    this.perMs = perMs;
+    this.burst = burst;
+    this.#tokens = burst;
+    this.#at = now;
+  }
+
+  /** Refills to `now` and tells whether `amount` is there. */
+  has(amount: number, now: number): boolean {
+    this.#tokens = Math.min(this.burst, this.#tokens + (now - this.#at) * this.perMs);
+    this.#at = now;
+    return this.#tokens >= amount;
+  }
+
+  take(amount: number): void {
+    this.#tokens -= amount;
+  }
+
+  /** Ms until `amount` is there (from the last refill). */
+  waitFor(amount: number): number {
+    return this.#tokens >= amount ? 0 : (amount - this.#tokens) / this.perMs;
   }
 }
