@@ -95,3 +95,26 @@ describe.each(['express', 'koa'] as const)('%s: tenant bulkheads', (framework) =
     expect(provider.maxActive).toBeLessThanOrEqual(4 + 2); // the noisy tenant's 4 slots plus the quiet one's
   }, 20_000);
 });
+
+describe('route bulkheads', () => {
+  it('answer 503 with Retry-After when the route pool and its queue are full', async () => {
+    const provider = fakeTarget({ latency: 200 });
+    const engine = createEngine({ targets: { llm: provider.target } });
+    const e = express();
+    const bw = expressBreakwater(engine, { logger: false, bulkheads: { route: { maxConcurrent: 1, maxQueue: 0 } } });
+    e.use(bw);
+    e.get('/ask', bw.route({ name: 'ask' }), async (req, res) => void res.json(await req.breakwater.call({})));
+    e.use(bw.errors);
+    const server = http.createServer(e);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ask`;
+    const agent = new http.Agent({ keepAlive: true });
+    const results = await Promise.all([get(url, 'a', agent), get(url, 'b', agent)]);
+    agent.destroy();
+    server.close();
+    bw.close();
+    expect(results.map((r) => r.status).sort()).toEqual([200, 503]);
+    expect(results.find((r) => r.status === 503)!.retryAfter).toBe('1');
+    expect(provider.maxActive).toBe(1);
+  });
+});
