@@ -8,6 +8,8 @@ export default defineConfig({
     // Tests run against the packages' source, so they never depend on a prior build.
     alias: [
       { find: /^@breakwater\/core\/fetch$/, replacement: source('./packages/core/src/fetch.ts') },
+      { find: /^@breakwater\/core\/metrics$/, replacement: source('./packages/core/src/metrics.ts') },
+      { find: /^@breakwater\/core\/tracing$/, replacement: source('./packages/core/src/tracing.ts') },
       { find: /^@breakwater\/core$/, replacement: source('./packages/core/src/index.ts') },
       { find: /^@breakwater\/testing$/, replacement: source('./packages/testing/src/index.ts') },
       { find: /^@breakwater\/express$/, replacement: source('./packages/express/src/index.ts') },

@@ -1,6 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { BreakerReason, BreakerState } from './breaker.js';
 import type { CallOutcome } from './outcome.js';
+import type { RequestOutcome } from './request/request-outcome.js';
 
 /** A breaker changed state. */
 export interface BreakerEvent {
@@ -37,6 +38,11 @@ export interface EngineEvents {
   warning: WarningEvent;
 }
 
+/** The adapters' events (one per HTTP request). */
+export interface GuardEvents {
+  request: RequestOutcome;
+}
+
 /**
  * `node:diagnostics_channel` names. Messages are published only while someone subscribes,
  * so they cost nothing otherwise.
@@ -46,28 +52,29 @@ export const CHANNELS = {
   breaker: 'breakwater:breaker',
   probe: 'breakwater:probe',
   warning: 'breakwater:warning',
-} as const satisfies Record<keyof EngineEvents, string>;
+  request: 'breakwater:request',
+} as const;
 
 type Listener<T> = (payload: T) => void;
 
-/** A small typed emitter that also publishes to diagnostics channels. */
-export class EngineEmitter {
-  readonly #listeners: { [K in keyof EngineEvents]: Listener<EngineEvents[K]>[] } = {
-    outcome: [],
-    breaker: [],
-    probe: [],
-    warning: [],
-  };
-  readonly #channels = {
-    outcome: diagnosticsChannel.channel(CHANNELS.outcome),
-    breaker: diagnosticsChannel.channel(CHANNELS.breaker),
-    probe: diagnosticsChannel.channel(CHANNELS.probe),
-    warning: diagnosticsChannel.channel(CHANNELS.warning),
-  };
+/**
+ * A small typed emitter that also publishes to diagnostics channels. Payloads should be
+ * built only when {@link TypedEmitter.wants} says someone listens.
+ */
+export class TypedEmitter<E extends object> {
+  readonly #listeners = new Map<keyof E, Listener<never>[]>();
+  readonly #channels = new Map<keyof E, diagnosticsChannel.Channel>();
+
+  constructor(channels: { [K in keyof E]: string }) {
+    for (const event of Object.keys(channels) as (keyof E)[]) {
+      this.#listeners.set(event, []);
+      this.#channels.set(event, diagnosticsChannel.channel(channels[event]));
+    }
+  }
 
   /** Subscribes; returns the unsubscribe function. */
-  on<K extends keyof EngineEvents>(event: K, listener: Listener<EngineEvents[K]>): () => void {
-    const list = this.#listeners[event];
+  on<K extends keyof E>(event: K, listener: Listener<E[K]>): () => void {
+    const list = this.#listeners.get(event) as Listener<E[K]>[];
     list.push(listener);
     return () => {
       const index = list.indexOf(listener);
@@ -76,24 +83,31 @@ export class EngineEmitter {
   }
 
   /** True when an `event` payload would reach anyone; build payloads only then. */
-  wants(event: keyof EngineEvents): boolean {
-    return this.#listeners[event].length > 0 || this.#channels[event].hasSubscribers;
+  wants(event: keyof E): boolean {
+    return this.#listeners.get(event)!.length > 0 || this.#channels.get(event)!.hasSubscribers;
   }
 
   /** Delivers `payload` to listeners and subscribers. A listener that throws is reported as a process warning and does not stop the others. */
-  emit<K extends keyof EngineEvents>(event: K, payload: EngineEvents[K]): void {
-    const list = this.#listeners[event];
+  emit<K extends keyof E>(event: K, payload: E[K]): void {
+    const list = this.#listeners.get(event) as Listener<E[K]>[];
     for (let i = 0; i < list.length; i++) {
       try {
         list[i]!(payload);
       } catch (error) {
         process.emitWarning(
-          `a breakwater ${event} listener threw: ${error instanceof Error ? error.stack : String(error)}`,
+          `a breakwater ${String(event)} listener threw: ${error instanceof Error ? error.stack : String(error)}`,
           'BreakwaterListenerWarning',
         );
       }
     }
-    const channel = this.#channels[event];
+    const channel = this.#channels.get(event)!;
     if (channel.hasSubscribers) channel.publish(payload);
+  }
+}
+
+/** The engine's emitter. */
+export class EngineEmitter extends TypedEmitter<EngineEvents> {
+  constructor() {
+    super(CHANNELS);
   }
 }

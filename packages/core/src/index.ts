@@ -53,7 +53,15 @@ export { fullJitter } from './backoff.js';
 export { seededRandom } from './random.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';
 export { parseDuration, parseGoDuration, type Duration } from './duration.js';
-export { CHANNELS, type BreakerEvent, type EngineEvents, type ProbeEvent, type WarningEvent } from './events.js';
+export {
+  CHANNELS,
+  TypedEmitter,
+  type GuardEvents,
+  type BreakerEvent,
+  type EngineEvents,
+  type ProbeEvent,
+  type WarningEvent,
+} from './events.js';
 export type { AttemptRecord, CallOutcome, SkipRecord, SkipReason } from './outcome.js';
 export type { TargetStatus } from './target.js';
 export {
@@ -93,3 +101,6 @@ export {
   type StoredResponse,
 } from './request/idempotency.js';
 export { Bulkheads, type BulkheadOptions, type PoolOptions } from './request/bulkhead.js';
+export { buildRequestOutcome, tierOf, type RequestOutcome, type RequestTier } from './request/request-outcome.js';
+export { addServerTiming, serverTiming } from './request/server-timing.js';
+export { renderStatusPage, type StatusSnapshot } from './request/status-page.js';

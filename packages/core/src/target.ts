@@ -22,6 +22,8 @@ export interface TargetStatus {
   budgetTokens?: number;
   /** Calls and failures in the breaker's window. */
   window: { calls: number; failures: number };
+  /** Calls in flight at the target. */
+  inFlight: number;
 }
 
 /** Result of {@link TargetRuntime.admit}: go (optionally as a trial) or why not. */
@@ -148,6 +150,7 @@ export class TargetRuntime<I, O, C> {
       breaker: this.breaker.state,
       probing: this.#probing,
       window: this.breaker.counts(now),
+      inFlight: this.#inFlight,
     };
     if (this.breaker.state !== 'closed') status.openUntil = this.breaker.openUntil;
     if (this.#cooldownUntil > now) status.cooldownUntil = this.#cooldownUntil;

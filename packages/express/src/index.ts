@@ -8,6 +8,7 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import type { Request as ExpressRequest } from 'express';
 import {
   Guard,
+  addServerTiming,
   compileRoute,
   isCallFailedError,
   serverResponseSink,
@@ -54,13 +55,11 @@ export interface ExpressBreakwater extends RequestHandler {
  */
 export function breakwater(engine: AnyEngine, options?: GuardOptions<Request>): ExpressBreakwater {
   const guard = new Guard<Request>(engine, options, expressAccess);
-  const jobsPrefix = `${guard.jobsPath}/`;
 
   const middleware = function breakwaterMiddleware(req: Request, res: Response, next: NextFunction): void {
-    if (req.method === 'GET' && req.path.startsWith(jobsPrefix)) {
-      const job = guard.job(req.path.slice(jobsPrefix.length));
-      if (job) res.json(job);
-      else res.status(404).json({ error: 'unknown or expired job' });
+    const internal = guard.internal(req.method, req.path, req.get('accept'));
+    if (internal) {
+      res.status(internal.status).set(internal.headers).send(internal.body);
       return;
     }
     try {
@@ -70,6 +69,7 @@ export function breakwater(engine: AnyEngine, options?: GuardOptions<Request>): 
       return;
     }
     res.on('close', onResponseClose);
+    if (guard.serverTiming) addServerTiming(res, req.breakwater as RequestScope<unknown>);
     next();
   } as ExpressBreakwater;
 
@@ -150,6 +150,18 @@ breakwater.route = function route(options?: RouteOptions<Request>): RequestHandl
  * @example
  * app.post('/chat/stream', bw.route(opts), (req, res) => breakwater.sse(req, res, req.breakwater.stream(req.body)));
  */
+/**
+ * A ready `/metrics` handler for a prom-client registry (see `@breakwater/core/metrics`).
+ *
+ * @example
+ * app.get('/metrics', breakwater.metrics(registry));
+ */
+breakwater.metrics = function metrics(registry: { contentType: string; metrics(): Promise<string> }): RequestHandler {
+  return async function breakwaterMetrics(_req: Request, res: Response): Promise<void> {
+    res.set('content-type', registry.contentType).send(await registry.metrics());
+  };
+};
+
 breakwater.sse = function sse<C>(
   req: Request,
   res: Response,

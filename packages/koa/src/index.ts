@@ -9,6 +9,7 @@ import type { ServerResponse } from 'node:http';
 import type { Context, Middleware, Next } from 'koa';
 import {
   Guard,
+  addServerTiming,
   compileRoute,
   serverResponseSink,
   streamSse,
@@ -48,19 +49,20 @@ export interface KoaBreakwater extends Middleware {
  */
 export function breakwater(engine: AnyEngine, options?: GuardOptions<Context>): KoaBreakwater {
   const guard = new Guard<Context>(engine, options, koaAccess);
-  const jobsPrefix = `${guard.jobsPath}/`;
 
   const middleware = async function breakwaterMiddleware(ctx: Context, next: Next): Promise<void> {
-    if (ctx.method === 'GET' && ctx.path.startsWith(jobsPrefix)) {
-      const job = guard.job(ctx.path.slice(jobsPrefix.length));
-      ctx.status = job ? 200 : 404;
-      ctx.body = job ?? { error: 'unknown or expired job' };
+    const internal = guard.internal(ctx.method, ctx.path, ctx.get('accept') || undefined);
+    if (internal) {
+      ctx.status = internal.status;
+      ctx.set(internal.headers);
+      ctx.body = internal.body;
       return;
     }
     const scope = guard.begin(ctx);
     ctx.state.breakwater = scope;
     (ctx.res as ScopedResponse)[SCOPE] = scope;
     ctx.res.on('close', onResponseClose);
+    if (guard.serverTiming) addServerTiming(ctx.res, scope as RequestScope<unknown>);
     try {
       await next();
     } catch (error) {
@@ -132,6 +134,19 @@ breakwater.route = function route(options?: RouteOptions<Context>): Middleware {
  * @example
  * router.post('/chat/stream', (ctx) => breakwater.sse(ctx, ctx.state.breakwater.stream(ctx.request.body)));
  */
+/**
+ * A ready `/metrics` middleware for a prom-client registry (see `@breakwater/core/metrics`).
+ *
+ * @example
+ * router.get('/metrics', breakwater.metrics(registry));
+ */
+breakwater.metrics = function metrics(registry: { contentType: string; metrics(): Promise<string> }): Middleware {
+  return async function breakwaterMetrics(ctx: Context): Promise<void> {
+    ctx.type = registry.contentType;
+    ctx.body = await registry.metrics();
+  };
+};
+
 breakwater.sse = function sse<C>(ctx: Context, chunks: AsyncIterable<C>, options?: SseOptions<C>): Promise<void> {
   // From the commit point on, the response is written by hand: Koa must not touch it.
   const sink = serverResponseSink(ctx.res, () => (ctx.respond = false));

@@ -5,6 +5,8 @@ import { parseDuration, type Duration } from '../duration.js';
 import { checkObject, optionError, readDuration, readFunction, readNumber } from '../validate.js';
 import { Bulkheads, type BulkheadOptions } from './bulkhead.js';
 import { IdempotencyStore } from './idempotency.js';
+import { renderStatusPage, type StatusSnapshot } from './status-page.js';
+import { CHANNELS, TypedEmitter, type GuardEvents } from '../events.js';
 import { JobQueue, type JobView } from './jobs.js';
 import { ResponseCache } from './response-cache.js';
 import { compileRoute, type CompiledRoute, type RouteOptions } from './route.js';
@@ -31,7 +33,22 @@ export interface GuardOptions<R> {
   bulkheads?: BulkheadOptions;
   /** `Idempotency-Key` handling (on unless `false`): how long keys are kept (default 24 h) and how many (10,000). */
   idempotency?: { ttl?: Duration; max?: number } | false;
+  /** Serve a status view (JSON, or HTML when the client accepts it) at `path` (default `/_breakwater/status`). Off by default. */
+  status?: boolean | { path?: string };
+  /** Add `Server-Timing` (total, time to first token, provider) to responses. Off by default. */
+  serverTiming?: boolean;
 }
+
+/** A response the middleware answers itself (job status, status view). */
+export interface InternalResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A guard of any request type (what metrics and tracing accept). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyGuard = Guard<any>;
 
 /** How the guard reads a framework's request: given once by each adapter, so a request costs no closures. */
 export interface RequestAccess<R> {
@@ -50,7 +67,17 @@ export interface BoundRoute<R> extends CompiledRoute<R> {
   compiledChain: Chain | undefined;
 }
 
-const GUARD_KEYS = ['tenant', 'requestId', 'logger', 'cacheSize', 'queue', 'idempotency', 'bulkheads'];
+const GUARD_KEYS = [
+  'tenant',
+  'requestId',
+  'logger',
+  'cacheSize',
+  'queue',
+  'idempotency',
+  'bulkheads',
+  'status',
+  'serverTiming',
+];
 const TENANT = /^[A-Za-z0-9._:-]{1,128}$/;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -69,6 +96,13 @@ export class Guard<R> {
   readonly engine: Engine<unknown, unknown, unknown>;
   readonly cache: ResponseCache;
   readonly jobs: JobQueue;
+  /** The `request` event (one record per HTTP request) and its diagnostics channel. */
+  readonly events = new TypedEmitter<GuardEvents>({ request: CHANNELS.request });
+  /** Where the status view is served, when on. */
+  readonly statusPath: string | undefined;
+  /** Whether responses get `Server-Timing`. */
+  readonly serverTiming: boolean;
+  readonly #tierBuckets: { minute: number; counts: Map<string, number> }[] = [];
   /** Tenant and route pools, when configured. */
   readonly bulkheads: Bulkheads | undefined;
   /** `Idempotency-Key` records, unless turned off. */
@@ -111,6 +145,30 @@ export class Guard<R> {
       throw optionError('options.queue.path', 'a path starting with /', path);
     this.jobsPath = path.replace(/\/$/, '');
     this.#defaultRoute = this.bind(compileRoute<R>({}));
+    const status = record.status;
+    if (status === undefined || status === false) this.statusPath = undefined;
+    else if (status === true) this.statusPath = '/_breakwater/status';
+    else {
+      const statusOptions = checkObject(status, 'options.status', ['path']);
+      const statusPath = statusOptions.path ?? '/_breakwater/status';
+      if (typeof statusPath !== 'string' || !statusPath.startsWith('/'))
+        throw optionError('options.status.path', 'a path starting with /', statusPath);
+      this.statusPath = statusPath;
+    }
+    if (this.statusPath) this.events.on('request', (request) => this.#countTier(request.tier));
+    if (record.serverTiming !== undefined && typeof record.serverTiming !== 'boolean') {
+      throw optionError('options.serverTiming', 'a boolean', record.serverTiming);
+    }
+    this.serverTiming = record.serverTiming === true;
+    if (this.logger) {
+      const logger = this.logger;
+      engine.on('breaker', (event) =>
+        logger.warn(
+          { event: 'breakwater.breaker', ...event },
+          `breakwater breaker ${event.target}: ${event.from} -> ${event.to}`,
+        ),
+      );
+    }
     this.bulkheads = record.bulkheads === undefined ? undefined : new Bulkheads(record.bulkheads as BulkheadOptions);
     if (record.idempotency === false) this.idempotency = undefined;
     else {
@@ -155,6 +213,57 @@ export class Guard<R> {
     return id !== undefined && REQUEST_ID.test(id) ? id : `${this.#idPrefix}-${(++this.#ids).toString(36)}`;
   }
 
+  /**
+   * Answers the middleware's own GET routes: a job's status under the jobs path, and the
+   * status view. Undefined for every other request.
+   */
+  internal(method: string, path: string, accept: string | undefined): InternalResponse | undefined {
+    if (method !== 'GET') return undefined;
+    if (path.startsWith(`${this.jobsPath}/`)) {
+      const job = this.job(path.slice(this.jobsPath.length + 1));
+      return json(job ? 200 : 404, job ?? { error: 'unknown or expired job' });
+    }
+    if (this.statusPath === undefined || path !== this.statusPath) return undefined;
+    const snapshot = this.status();
+    if (accept?.includes('text/html')) {
+      return {
+        status: 200,
+        headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
+        body: renderStatusPage(snapshot),
+      };
+    }
+    return json(200, snapshot);
+  }
+
+  /** Targets (breakers, next probe, cooldowns, budgets, window counts) and recent answers per tier. */
+  status(): StatusSnapshot {
+    const now = this.engine.clock.now();
+    const targets = this.engine.status().map((t) => {
+      const view: StatusSnapshot['targets'][number] = { ...t, inFlight: t.inFlight };
+      if (t.openUntil !== undefined && t.openUntil > now) view.openForMs = t.openUntil - now;
+      if (t.cooldownUntil !== undefined) view.cooldownForMs = t.cooldownUntil - now;
+      return view;
+    });
+    const minute = Math.floor(this.engine.clock.date() / 60_000);
+    const recentTiers: Record<string, number> = {};
+    for (const bucket of this.#tierBuckets) {
+      if (minute - bucket.minute >= 5) continue;
+      for (const [tier, n] of bucket.counts) recentTiers[tier] = (recentTiers[tier] ?? 0) + n;
+    }
+    return { at: new Date(this.engine.clock.date()).toISOString(), targets, recentTiers };
+  }
+
+  #countTier(tier: string): void {
+    const minute = Math.floor(this.engine.clock.date() / 60_000);
+    let bucket = this.#tierBuckets.at(-1);
+    if (!bucket || bucket.minute !== minute) {
+      bucket = { minute, counts: new Map() };
+      this.#tierBuckets.push(bucket);
+      if (this.#tierBuckets.length > 5) this.#tierBuckets.shift();
+    }
+    bucket.counts.set(tier, (bucket.counts.get(tier) ?? 0) + 1);
+  }
+
   /** A queued job's state for the status URL. */
   job(id: string): JobView | undefined {
     return this.jobs.get(id);
@@ -165,4 +274,12 @@ export class Guard<R> {
     this.jobs.close();
     this.bulkheads?.close();
   }
+}
+
+function json(status: number, body: unknown): InternalResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+    body: JSON.stringify(body),
+  };
 }

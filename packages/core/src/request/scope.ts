@@ -6,6 +6,7 @@ import type { CallOutcome } from '../outcome.js';
 import type { BoundRoute, Guard } from './guard.js';
 import type { CompiledRoute } from './route.js';
 import { cacheKey } from './response-cache.js';
+import { buildRequestOutcome, type RequestOutcome } from './request-outcome.js';
 import {
   fingerprint,
   runOnce,
@@ -127,6 +128,11 @@ export class RequestScope<R> {
     return this.#deadline - this.#guard.engine.clock.now();
   }
 
+  /** Ms since the request started. */
+  elapsedMs(): number {
+    return this.#guard.engine.clock.now() - this.startedAt;
+  }
+
   /** Applies a route's options (the route middleware calls this before the handler). */
   applyRoute(route: CompiledRoute<R>): void {
     this.useRoute(this.#guard.bind(route));
@@ -180,6 +186,24 @@ export class RequestScope<R> {
     });
   }
 
+  /** The request's record so far (the `request` event carries it once the response closed). */
+  outcome(status: number, clientGone = this.closed): RequestOutcome {
+    const clock = this.#guard.engine.clock;
+    const now = clock.now();
+    return buildRequestOutcome({
+      requestId: this.id,
+      route: this.routeName,
+      tenant: this.tenant,
+      method: this.#guard.access.method(this.#request),
+      status,
+      degraded: this.tier,
+      clientGone,
+      startedAt: clock.date() - (now - this.startedAt),
+      latencyMs: now - this.startedAt,
+      calls: this.outcomes,
+    });
+  }
+
   /** True when the request claimed an `Idempotency-Key`. */
   get idempotent(): boolean {
     return this.#idempotency !== undefined;
@@ -205,7 +229,10 @@ export class RequestScope<R> {
 
   /** The response closed: finished (store or release the key) or cut short (the client left). */
   responseClosed(finished: boolean, status: number): void {
+    if (this.#responseDone) return;
     this.#responseDone = true;
+    const events = this.#guard.events;
+    if (events.wants('request')) events.emit('request', this.outcome(finished ? status : 0, !finished));
     if (this.#releases) for (const release of this.#releases) release();
     this.#releases = undefined;
     if (!finished) this.clientGone();

@@ -1,0 +1,135 @@
+/**
+ * @module @breakwater/core/metrics
+ * Prometheus metrics through prom-client (an optional peer dependency): requests by route,
+ * tier and outcome; attempts by target and class; request duration and time-to-first-token
+ * histograms; breaker state, retries, hedges and retry-budget tokens per target.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AnyEngine } from './engine.js';
+import type { AnyGuard, Guard } from './request/guard.js';
+
+/** Options of {@link prometheusMetrics}. */
+export interface MetricsOptions {
+  /** The registry to register in (default: a new one). */
+  registry?: Registry;
+  /** The adapters' guards (`bw.guard`), for per-request metrics. */
+  guards?: AnyGuard[];
+  /** Metric name prefix. Default `breakwater_`. */
+  prefix?: string;
+}
+
+/** Registered metrics, and how to stop updating them. */
+export interface BreakwaterMetrics {
+  registry: Registry;
+  /** Stops listening to the engine and the guards. */
+  close(): void;
+}
+
+const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+
+/**
+ * Registers breakwater's metrics and keeps them current from the engine's and the guards'
+ * events. Serve `registry.metrics()` at `/metrics` (each adapter has a ready handler).
+ *
+ * @example
+ * const { registry } = prometheusMetrics(engine, { guards: [bw.guard] });
+ * app.get('/metrics', breakwater.metrics(registry));
+ */
+export function prometheusMetrics(engine: AnyEngine, options: MetricsOptions = {}): BreakwaterMetrics {
+  const registry = options.registry ?? new Registry();
+  const p = options.prefix ?? 'breakwater_';
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: `${p}requests_total`,
+    help: 'HTTP requests by route, the tier that answered and outcome.',
+    labelNames: ['route', 'tier', 'outcome'],
+    registers,
+  });
+  const requestDuration = new Histogram({
+    name: `${p}request_duration_seconds`,
+    help: 'HTTP request duration by route and tier.',
+    labelNames: ['route', 'tier'],
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const calls = new Counter({
+    name: `${p}calls_total`,
+    help: 'LLM calls by the target that answered (or none) and outcome.',
+    labelNames: ['target', 'outcome'],
+    registers,
+  });
+  const attempts = new Counter({
+    name: `${p}attempts_total`,
+    help: 'Upstream attempts by target and failure class (ok for successes).',
+    labelNames: ['target', 'class'],
+    registers,
+  });
+  const firstToken = new Histogram({
+    name: `${p}time_to_first_token_seconds`,
+    help: 'Time to the first content chunk of streamed attempts, by target.',
+    labelNames: ['target'],
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const retries = new Counter({
+    name: `${p}retries_total`,
+    help: 'Same-target retries, by target.',
+    labelNames: ['target'],
+    registers,
+  });
+  const hedges = new Counter({
+    name: `${p}hedges_total`,
+    help: 'Hedged attempts started, by primary target.',
+    labelNames: ['target'],
+    registers,
+  });
+  const transitions = new Counter({
+    name: `${p}breaker_transitions_total`,
+    help: 'Circuit breaker transitions by target and new state.',
+    labelNames: ['target', 'state'],
+    registers,
+  });
+  new Gauge({
+    name: `${p}breaker_state`,
+    help: 'Circuit breaker state per target: 0 closed, 1 half-open, 2 open.',
+    labelNames: ['target'],
+    registers,
+    collect() {
+      for (const status of engine.status()) this.set({ target: status.name }, BREAKER_VALUE[status.breaker]);
+    },
+  });
+  new Gauge({
+    name: `${p}retry_budget_tokens`,
+    help: 'Retry budget tokens left per target.',
+    labelNames: ['target'],
+    registers,
+    collect() {
+      for (const status of engine.status())
+        if (status.budgetTokens !== undefined) this.set({ target: status.name }, status.budgetTokens);
+    },
+  });
+
+  const unsubscribe = [
+    engine.on('outcome', (outcome) => {
+      calls.inc({ target: outcome.target ?? 'none', outcome: outcome.ok ? 'ok' : (outcome.failureClass ?? 'error') });
+      for (const attempt of outcome.attempts) {
+        attempts.inc({ target: attempt.target, class: attempt.ok ? 'ok' : (attempt.class ?? 'unknown') });
+        if (attempt.firstTokenMs !== undefined && outcome.kind === 'stream' && attempt.ok) {
+          firstToken.observe({ target: attempt.target }, attempt.firstTokenMs / 1000);
+        }
+        if (attempt.waitMs !== undefined) retries.inc({ target: attempt.target });
+      }
+      if (outcome.hedge) hedges.inc({ target: outcome.chain[0] ?? 'none' }, outcome.hedge.started);
+    }),
+    engine.on('breaker', (event) => transitions.inc({ target: event.target, state: event.to })),
+    ...(options.guards ?? []).map((guard) =>
+      (guard as Guard<unknown>).events.on('request', (request) => {
+        requests.inc({ route: request.route, tier: request.tier, outcome: request.ok ? 'ok' : 'error' });
+        requestDuration.observe({ route: request.route, tier: request.tier }, request.latencyMs / 1000);
+      }),
+    ),
+  ];
+  return { registry, close: () => unsubscribe.forEach((off) => off()) };
+}
