@@ -6,6 +6,7 @@
 import { ConsecutiveBreaker, TimeoutStrategy, circuitBreaker, handleAll, retry, timeout, wrap } from 'cockatiel';
 import OpossumBreaker from 'opossum';
 import { createEngine } from '@breakwater/core';
+import { prometheusMetrics } from '@breakwater/core/metrics';
 import { environment, writeResult, type BenchResult } from './results.js';
 
 export interface B1Options {
@@ -23,6 +24,12 @@ export async function runB1({ calls = 20_000, rounds = 15, write = true }: B1Opt
     targets: { primary: { call: upstream }, secondary: { call: upstream } },
   });
   const chain = engine.chain(['primary', 'secondary']);
+  // The same engine with Prometheus metrics listening to every outcome (observability on and used).
+  const observed = createEngine({
+    targets: { primary: { call: upstream }, secondary: { call: upstream } },
+  });
+  const observedChain = observed.chain(['primary', 'secondary']);
+  const metrics = prometheusMetrics(observed);
   const cockatiel = wrap(
     retry(handleAll, { maxAttempts: 2 }),
     circuitBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) }),
@@ -33,6 +40,7 @@ export async function runB1({ calls = 20_000, rounds = 15, write = true }: B1Opt
   const subjects: Record<string, () => Promise<unknown>> = {
     bare: () => upstream(),
     breakwater: () => engine.call(undefined, { chain }),
+    'breakwater+metrics': () => observed.call(undefined, { chain: observedChain }),
     cockatiel: () => cockatiel.execute(upstream),
     opossum: () => opossum.fire(),
   };
@@ -50,6 +58,7 @@ export async function runB1({ calls = 20_000, rounds = 15, write = true }: B1Opt
     for (const name of order) samples[name]!.push(await measure(subjects[name]!, calls));
   }
   opossum.shutdown();
+  metrics.close();
 
   const median = (values: number[]): number => {
     const sorted = [...values].sort((a, b) => a - b);
@@ -75,6 +84,10 @@ export async function runB1({ calls = 20_000, rounds = 15, write = true }: B1Opt
       ratioVsOpossum: round2(vsOpossum),
       ratioVsCockatiel: round2(vsCockatiel),
       overheadOverBareUs: round2((ns.breakwater! - ns.bare!) / 1000),
+      // Channels and events cost nothing while nobody subscribes (the plain row); with
+      // Prometheus metrics listening to every outcome:
+      withMetricsUs: round2(ns['breakwater+metrics']! / 1000),
+      metricsRatio: round2(ns['breakwater+metrics']! / ns.breakwater!),
       callsPerRound: calls,
       rounds,
       ...environment(),

@@ -54,17 +54,34 @@ export function prometheusMetrics(engine: AnyEngine, options: MetricsOptions = {
     buckets: DURATION_BUCKETS,
     registers,
   });
-  const calls = new Counter({
+  // Per-call counts are kept in plain maps and handed to prom-client when it collects (on
+  // scrape): an inc() with labels costs several hundred ns, a map update a few dozen.
+  const pending = new Map<string, number>();
+  const bump = (key: string, by = 1): void => void pending.set(key, (pending.get(key) ?? 0) + by);
+  const flush = (prefix: string, apply: (parts: string[], delta: number) => void): void => {
+    for (const [key, delta] of pending) {
+      if (!key.startsWith(prefix)) continue;
+      apply(key.slice(prefix.length).split('\u0000'), delta);
+      pending.delete(key);
+    }
+  };
+  new Counter({
     name: `${p}calls_total`,
     help: 'LLM calls by the target that answered (or none) and outcome.',
     labelNames: ['target', 'outcome'],
     registers,
+    collect() {
+      flush('c\u0000', ([target, outcome], delta) => this.inc({ target: target!, outcome: outcome! }, delta));
+    },
   });
-  const attempts = new Counter({
+  new Counter({
     name: `${p}attempts_total`,
     help: 'Upstream attempts by target and failure class (ok for successes).',
     labelNames: ['target', 'class'],
     registers,
+    collect() {
+      flush('a\u0000', ([target, cls], delta) => this.inc({ target: target!, class: cls! }, delta));
+    },
   });
   const firstToken = new Histogram({
     name: `${p}time_to_first_token_seconds`,
@@ -73,13 +90,13 @@ export function prometheusMetrics(engine: AnyEngine, options: MetricsOptions = {
     buckets: DURATION_BUCKETS,
     registers,
   });
-  const retries = new Counter({
+  new Counter({
     name: `${p}retries_total`,
     help: 'Same-target retries, by target.',
     labelNames: ['target'],
     registers,
   });
-  const hedges = new Counter({
+  new Counter({
     name: `${p}hedges_total`,
     help: 'Hedged attempts started, by primary target.',
     labelNames: ['target'],
@@ -113,15 +130,15 @@ export function prometheusMetrics(engine: AnyEngine, options: MetricsOptions = {
 
   const unsubscribe = [
     engine.on('outcome', (outcome) => {
-      calls.inc({ target: outcome.target ?? 'none', outcome: outcome.ok ? 'ok' : (outcome.failureClass ?? 'error') });
+      bump(`c\u0000${outcome.target ?? 'none'}\u0000${outcome.ok ? 'ok' : (outcome.failureClass ?? 'error')}`);
       for (const attempt of outcome.attempts) {
-        attempts.inc({ target: attempt.target, class: attempt.ok ? 'ok' : (attempt.class ?? 'unknown') });
+        bump(`a\u0000${attempt.target}\u0000${attempt.ok ? 'ok' : (attempt.class ?? 'unknown')}`);
         if (attempt.firstTokenMs !== undefined && outcome.kind === 'stream' && attempt.ok) {
           firstToken.observe({ target: attempt.target }, attempt.firstTokenMs / 1000);
         }
-        if (attempt.waitMs !== undefined) retries.inc({ target: attempt.target });
+        if (attempt.waitMs !== undefined) bump(`r\u0000${attempt.target}`);
       }
-      if (outcome.hedge) hedges.inc({ target: outcome.chain[0] ?? 'none' }, outcome.hedge.started);
+      if (outcome.hedge) bump(`h\u0000${outcome.chain[0] ?? 'none'}`, outcome.hedge.started);
     }),
     engine.on('breaker', (event) => transitions.inc({ target: event.target, state: event.to })),
     ...(options.guards ?? []).map((guard) =>
