@@ -3,6 +3,7 @@
  * chain of OpenAI then Anthropic, with the cache and static tiers on. Exported for tests.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { HedgeOptions } from '@breakwater/core';
 import { breakwater, type GuardOptions } from '@breakwater/express';
 import { errorResponse, parseChat, STATIC_ANSWER, type ChatAnswer, type ChatEngine } from '@breakwater/example-shared';
 
@@ -11,6 +12,8 @@ export interface AppOptions {
   timeoutMs?: number;
   /** Where degraded responses are logged (default: stderr). */
   logger?: GuardOptions<Request>['logger'];
+  /** Hedge the chat calls (off by default). */
+  hedge?: HedgeOptions;
 }
 
 export function createApp({ engine }: Pick<ChatEngine, 'engine'>, options: AppOptions = {}) {
@@ -24,6 +27,7 @@ export function createApp({ engine }: Pick<ChatEngine, 'engine'>, options: AppOp
     ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
     cache: { key: (req) => req.body?.messages, maxAge: '10m' },
     static: { body: STATIC_ANSWER },
+    ...(options.hedge ? { hedge: options.hedge } : {}),
   });
 
   app.use(express.json({ limit: '64kb' }), bw);
@@ -50,5 +54,5 @@ export function createApp({ engine }: Pick<ChatEngine, 'engine'>, options: AppOp
     const { status, headers, body } = errorResponse(error);
     res.status(status).set(headers).json(body);
   });
-  return { app, close: () => bw.close() };
+  return { app, guard: bw.guard, close: () => bw.close() };
 }
