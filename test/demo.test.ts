@@ -15,7 +15,18 @@ describe('pnpm demo', () => {
     try {
       const { stdout } = await run(
         process.execPath,
-        ['--import', 'tsx', '--conditions=@breakwater/source', 'examples/demo/main.ts', '--duration', '4', '--rate', '10', '--out', out],
+        [
+          '--import',
+          'tsx',
+          '--conditions=@breakwater/source',
+          'examples/demo/main.ts',
+          '--duration',
+          '4',
+          '--rate',
+          '10',
+          '--out',
+          out,
+        ],
         { timeout: 60_000 },
       );
       expect(stdout).toContain('users answered at all (incl. cache and static)');
