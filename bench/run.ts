@@ -6,9 +6,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runB1 } from './b1-call-overhead.js';
 import { runB2 } from './b2-http-throughput.js';
+import { runB3 } from './b3-availability.js';
 import { runB4 } from './b4-rate-limit-storm.js';
 import { runB5 } from './b5-hedging.js';
 import { runB6 } from './b6-breaker.js';
+import { runB7 } from './b7-memory.js';
 import { RESULTS_DIR, type BenchResult } from './results.js';
 
 const smoke = process.argv.includes('--smoke');
@@ -16,9 +18,11 @@ const results: BenchResult[] = [];
 
 results.push(await runB1(smoke ? { calls: 200, rounds: 2, write: false } : {}));
 results.push(await runB2(smoke ? { duration: 1, rounds: 1, connections: 10, write: false } : {}));
+results.push(await runB3(smoke ? { requests: 500, days: 2, write: false } : {}));
 results.push(await runB4(smoke ? { seconds: 1, write: false } : {}));
 results.push(await runB5(smoke ? { calls: 500, write: false } : {}));
 results.push(await runB6(smoke ? { hours: 0.02, write: false } : {}));
+results.push(await runB7(smoke ? { requests: 2_000, write: false } : {}));
 
 const rows = results.map((r) => {
   const peers = Object.entries(r.peers)
