@@ -7,7 +7,7 @@ import { ConsecutiveBreaker, TimeoutStrategy, circuitBreaker, handleAll, retry, 
 import OpossumBreaker from 'opossum';
 import { createEngine } from '@breakwater/core';
 import { prometheusMetrics } from '@breakwater/core/metrics';
-import { environment, writeResult, type BenchResult } from './results.js';
+import { environment, round2, writeResult, type BenchResult } from './results.js';
 
 export interface B1Options {
   /** Calls per subject per round. */
@@ -95,8 +95,4 @@ export async function runB1({ calls = 20_000, rounds = 15, write = true }: B1Opt
   };
   if (write) writeResult(result);
   return result;
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
 }

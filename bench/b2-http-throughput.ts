@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { environment, writeResult, type BenchResult } from './results.js';
+import { environment, round2, writeResult, type BenchResult } from './results.js';
 
 export interface B2Options {
   /** Seconds per subject per round. */
@@ -71,8 +71,4 @@ export async function runB2({
     child.stdin!.end();
     child.kill();
   }
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
 }

@@ -11,7 +11,7 @@ import pRetry from 'p-retry';
 import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleAll, retry, wrap } from 'cockatiel';
 import { createEngine, ManualClock, seededRandom } from '@breakwater/core';
 import { fakeTarget, type FakeTarget } from '@breakwater/testing';
-import { environment, writeResult, type BenchResult } from './results.js';
+import { environment, round2, writeResult, type BenchResult } from './results.js';
 
 export interface B3Options {
   requests?: number;
@@ -140,8 +140,4 @@ export async function runB3({
   };
   if (write) writeResult(result);
   return result;
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
 }

@@ -11,7 +11,7 @@ import pRetry from 'p-retry';
 import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import { createEngine } from '@breakwater/core';
 import { fakeOpenAI } from '@breakwater/testing';
-import { environment, writeResult, type BenchResult } from './results.js';
+import { environment, round2, writeResult, type BenchResult } from './results.js';
 
 export interface B4Options {
   seconds?: number;
@@ -110,8 +110,4 @@ export async function runB4({ seconds = 8, write = true }: B4Options = {}): Prom
   };
   if (write) writeResult(result);
   return result;
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
 }

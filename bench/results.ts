@@ -30,3 +30,8 @@ export function writeResult(result: BenchResult, dir = RESULTS_DIR): string {
 export function environment(): Record<string, string> {
   return { node: process.version, platform: `${process.platform}-${process.arch}`, date: new Date().toISOString() };
 }
+
+/** Rounds to two decimals, for figures in results. */
+export function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
