@@ -36,8 +36,8 @@ const PRINTABLE = /^[\x21-\x7e]+$/;
 /**
  * `Idempotency-Key` records (IETF httpapi draft semantics), scoped by tenant and route: a
  * completed key replays its stored response, a key in flight answers 409, the same key with
- * another request fingerprint 422, a malformed key 400. Responses of 5xx and unreplayable
- * ones (streams) release the key, so the client's retry runs again; the side effects done
+ * another request fingerprint 422, a malformed key 400. Responses of 5xx, 408/425/429 and
+ * unreplayable ones (streams) release the key, so the client's retry runs again; the side effects done
  * under the key (`once()`) stay done. Bounded LRU with a TTL.
  */
 export class IdempotencyStore {
@@ -78,14 +78,17 @@ export class IdempotencyStore {
   }
 }
 
-/** Ends a claim: stores a replayable response, or releases the key (5xx, no body, client gone). */
+/** Statuses that mean "try again later": never stored, so the retry runs. */
+const RETRY_LATER = new Set([408, 425, 429]);
+
+/** Ends a claim: stores a replayable response, or releases the key (5xx, 408/425/429, no body, client gone). */
 export function settleRecord(
   record: IdempotencyRecord,
   status: number | undefined,
   body: unknown,
   replayable: boolean,
 ): void {
-  if (status !== undefined && status < 500 && replayable && body !== undefined) {
+  if (status !== undefined && status < 500 && !RETRY_LATER.has(status) && replayable && body !== undefined) {
     record.state = 'completed';
     record.response = { status, body };
   } else {
