@@ -94,6 +94,13 @@ describe.each(FRAMEWORKS)('%s: every provider down', (framework) => {
     });
     expect(res.headers.get('x-breakwater-degraded')).toBe('cache');
     expect(await res.json()).toMatchObject({ content: 'from openai', degraded: 'cache', stale: true });
+    // The stale answer was not remembered as a new good one, and neither is a static answer.
+    harness.primary.enqueue('unavailable', 'unavailable');
+    harness.secondary.enqueue('unavailable', 'unavailable');
+    expect((await ask(harness, 'json', question('never answered'))).answer).toBe('static');
+    harness.primary.enqueue('unavailable', 'unavailable');
+    harness.secondary.enqueue('unavailable', 'unavailable');
+    expect((await ask(harness, 'json', question('never answered'))).answer).toBe('static');
     // A different question is not served someone else's answer.
     harness.primary.enqueue('unavailable', 'unavailable');
     harness.secondary.enqueue('unavailable', 'unavailable');

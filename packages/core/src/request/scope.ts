@@ -169,7 +169,9 @@ export class RequestScope<R> {
       this.#responseBody = body;
       this.#bodyCaptured = true;
     }
-    if (this.#cacheKey === undefined || status < 200 || status >= 300 || body === undefined) return;
+    // A degraded answer (cache, static, queued) is never remembered as the route's last good one.
+    if (this.#cacheKey === undefined || this.tier !== undefined || status < 200 || status >= 300 || body === undefined)
+      return;
     this.#guard.cache.set(this.#cacheKey, status, body, this.#guard.engine.clock.now());
   }
 
