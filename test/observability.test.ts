@@ -6,6 +6,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import express from 'express';
 import Koa from 'koa';
+import Router from '@koa/router';
 import request from 'supertest';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { CHANNELS, createEngine, type RequestOutcome } from '@breakwater/core';
@@ -158,5 +159,30 @@ describe.each(['express', 'koa'] as const)('%s observability', (framework) => {
     const page = await request(handler).get('/_breakwater/status').set('accept', 'text/html');
     expect(page.headers['content-type']).toContain('text/html');
     expect(page.text).toContain('<span class="badge open">open</span>');
+  });
+});
+
+describe('route names', () => {
+  it('default to the matched route pattern, not the path (few metric labels)', async () => {
+    const engine = createEngine({ targets: { a: fakeTarget().target } });
+    const app = express();
+    const bw = expressBreakwater(engine, { logger: false });
+    const routes: string[] = [];
+    bw.guard.events.on('request', (r) => routes.push(r.route));
+    app.use(bw);
+    app.get('/users/:id', bw.route(), async (req, res) => void res.json(await req.breakwater.call({})));
+    await request(app).get('/users/1');
+    await request(app).get('/users/2');
+
+    const koa = new Koa();
+    const kbw = koaBreakwater(engine, { logger: false });
+    kbw.guard.events.on('request', (r) => routes.push(r.route));
+    const router = new Router();
+    router.get('/items/:id', kbw.route(), async (ctx) => {
+      ctx.body = await ctx.state.breakwater.call({});
+    });
+    koa.use(kbw).use(router.routes());
+    await request(koa.callback()).get('/items/7');
+    expect(routes).toEqual(['/users/:id', '/users/:id', '/items/:id']);
   });
 });

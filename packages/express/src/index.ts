@@ -97,6 +97,8 @@ const COMPILED = Symbol('breakwater.route');
 
 const expressAccess = {
   path: (req: Request) => req.path,
+  routePattern: (req: Request) =>
+    req.route ? `${req.baseUrl}${String((req.route as { path: unknown }).path)}` : req.path,
   header: (req: Request, name: string) => req.get(name),
   method: (req: Request) => req.method,
   body: (req: Request) => req.body as unknown,

@@ -86,6 +86,7 @@ export function breakwater(engine: AnyEngine, options?: GuardOptions<Context>): 
 
 const koaAccess = {
   path: (ctx: Context) => ctx.path,
+  routePattern: (ctx: Context) => (ctx as { _matchedRoute?: unknown })._matchedRoute?.toString() ?? ctx.path,
   header: (ctx: Context, name: string) => ctx.get(name) || undefined,
   method: (ctx: Context) => ctx.method,
   body: (ctx: Context) => (ctx.request as { body?: unknown }).body,

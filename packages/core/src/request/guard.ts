@@ -52,8 +52,10 @@ export type AnyGuard = Guard<any>;
 
 /** How the guard reads a framework's request: given once by each adapter, so a request costs no closures. */
 export interface RequestAccess<R> {
-  /** The request path, naming routes that have no name. */
+  /** The request path (fingerprints, the status and job routes). */
   path(request: R): string;
+  /** The matched route's pattern (such as `/users/:id`), naming routes that have no name; else the path. */
+  routePattern(request: R): string;
   /** A request header, or undefined. */
   header(request: R, name: string): string | undefined;
   /** The request method. */

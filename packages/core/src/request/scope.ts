@@ -99,9 +99,9 @@ export class RequestScope<R> {
     return (this.#id ??= this.#guard.requestId(this.#request));
   }
 
-  /** The route's name in logs: its `name`, else the request path. */
+  /** The route's name in logs, metrics and cache keys: its `name`, else the matched route pattern. */
   get routeName(): string {
-    return this.#route.name ?? this.#guard.access.path(this.#request);
+    return this.#route.name ?? this.#guard.access.routePattern(this.#request);
   }
 
   /**
