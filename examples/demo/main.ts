@@ -46,7 +46,11 @@ const provider = (outage: [number, number], s: number): FakeProviderOptions => (
   seed: s,
   latency: { logNormal: { median: 350, sigma: 0.5 } },
   latencyTail: { rate: 0.01, latency: { uniform: [4_000, 9_000] } },
-  transient: { rate: 0.01, faults: ['rate_limit', 'server_error', 'overloaded'] },
+  // Transient 429s and overloads ask for a short wait, as real ones usually do ("try again in 200ms").
+  transient: {
+    rate: 0.01,
+    faults: [{ fault: 'rate_limit', retryAfterMs: 200 }, 'server_error', { fault: 'overloaded', retryAfterMs: 200 }],
+  },
   outages: [{ from: outage[0] * 1000, to: outage[1] * 1000, fault: 'unavailable' }],
   reply: 'Here is a helpful answer from the model.',
 });
@@ -56,7 +60,7 @@ const chat = createChatEngine(
   { openaiBaseURL: primary.baseURL, anthropicBaseURL: secondary.baseURL },
   {
     timeouts: { total: '12s', attempt: '5s', firstToken: '3s', idle: '3s' },
-    retry: { maxServerWait: '500ms' },
+    retry: { maxServerWait: '1500ms' }, // a transient 503's 1 s Retry-After is waited for, not a reason to skip the target
     breaker: { cooldown: '3s', maxCooldown: '10s', window: '20s' },
   },
 );
