@@ -116,6 +116,7 @@ describe.each(['express', 'koa'] as const)('%s observability', (framework) => {
     expect(text).toContain('breakwater_requests_total{route="chat",tier="secondary",outcome="ok"} 6');
     expect(text).toContain('breakwater_attempts_total{target="openai/gpt-4o-mini",class="overloaded"} 5');
     expect(text).toContain('breakwater_attempts_total{target="anthropic/haiku",class="ok"} 6');
+    expect(text).toContain('breakwater_calls_total{target="anthropic/haiku",outcome="ok"} 6');
     expect(text).toContain('breakwater_breaker_state{target="openai/gpt-4o-mini"} 2');
     expect(text).toContain('breakwater_breaker_transitions_total{target="openai/gpt-4o-mini",state="open"} 1');
     expect(text).toMatch(/breakwater_request_duration_seconds_count\{route="chat",tier="secondary"\} 6/);

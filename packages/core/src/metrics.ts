@@ -65,41 +65,35 @@ export function prometheusMetrics(engine: AnyEngine, options: MetricsOptions = {
       pending.delete(key);
     }
   };
-  new Counter({
-    name: `${p}calls_total`,
-    help: 'LLM calls by the target that answered (or none) and outcome.',
-    labelNames: ['target', 'outcome'],
-    registers,
-    collect() {
-      flush('c\u0000', ([target, outcome], delta) => this.inc({ target: target!, outcome: outcome! }, delta));
-    },
-  });
-  new Counter({
-    name: `${p}attempts_total`,
-    help: 'Upstream attempts by target and failure class (ok for successes).',
-    labelNames: ['target', 'class'],
-    registers,
-    collect() {
-      flush('a\u0000', ([target, cls], delta) => this.inc({ target: target!, class: cls! }, delta));
-    },
-  });
+  /** A counter fed from `pending` keys starting with `key`, on collect. */
+  const deferredCounter = (key: string, name: string, help: string, labelNames: string[]): void => {
+    new Counter({
+      name: `${p}${name}`,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        flush(`${key}\u0000`, (parts, delta) =>
+          this.inc(Object.fromEntries(labelNames.map((label, i) => [label, parts[i]!])), delta),
+        );
+      },
+    });
+  };
+  deferredCounter('c', 'calls_total', 'LLM calls by the target that answered (or none) and outcome.', [
+    'target',
+    'outcome',
+  ]);
+  deferredCounter('a', 'attempts_total', 'Upstream attempts by target and failure class (ok for successes).', [
+    'target',
+    'class',
+  ]);
+  deferredCounter('r', 'retries_total', 'Same-target retries, by target.', ['target']);
+  deferredCounter('h', 'hedges_total', 'Hedged attempts started, by primary target.', ['target']);
   const firstToken = new Histogram({
     name: `${p}time_to_first_token_seconds`,
     help: 'Time to the first content chunk of streamed attempts, by target.',
     labelNames: ['target'],
     buckets: DURATION_BUCKETS,
-    registers,
-  });
-  new Counter({
-    name: `${p}retries_total`,
-    help: 'Same-target retries, by target.',
-    labelNames: ['target'],
-    registers,
-  });
-  new Counter({
-    name: `${p}hedges_total`,
-    help: 'Hedged attempts started, by primary target.',
-    labelNames: ['target'],
     registers,
   });
   const transitions = new Counter({
