@@ -12,7 +12,9 @@ export type BreakerReason =
   | 'trial_succeeded'
   | 'trial_failed'
   | 'forced'
-  | 'reset';
+  | 'reset'
+  | 'shared'
+  | 'probe_elsewhere';
 
 /** Resolved breaker settings, all durations in ms (see docs/circuit-breaker.md). */
 export interface BreakerSettings {
@@ -57,6 +59,14 @@ export type Admission = (typeof Admission)[keyof typeof Admission];
 /** Receives every state change. */
 export type TransitionListener = (from: BreakerState, to: BreakerState, reason: BreakerReason, now: number) => void;
 
+/** One window bucket's own calls not yet handed to the shared store. */
+export interface UnsyncedBucket {
+  /** The bucket's number: wall-clock ms / bucket length, the same in every instance. */
+  epoch: number;
+  calls: number;
+  failures: number;
+}
+
 /**
  * A per-target circuit breaker for low-rate LLM traffic. It opens on a failure rate over a
  * rolling window of fixed buckets (a small minimum of calls), on a run of consecutive
@@ -77,8 +87,15 @@ export class CircuitBreaker {
   readonly #failures: Uint32Array;
   readonly #hasProbe: boolean;
   #listener: TransitionListener | undefined;
+  /** Added to clock ms to number buckets by wall-clock time, so that instances agree on them. */
+  readonly #epochOffset: number;
+  /** Shared mode: other instances' counts per bucket, and own counts not yet synced. */
+  #shared: SharedCounts | undefined = undefined;
 
-  constructor(settings: BreakerSettings, options: { hasProbe: boolean; onTransition?: TransitionListener }) {
+  constructor(
+    settings: BreakerSettings,
+    options: { hasProbe: boolean; onTransition?: TransitionListener; epochOffset?: number },
+  ) {
     this.settings = settings;
     this.#cooldown = settings.cooldown;
     this.#bucketMs = settings.window / settings.buckets;
@@ -87,6 +104,114 @@ export class CircuitBreaker {
     this.#failures = new Uint32Array(settings.buckets);
     this.#hasProbe = options.hasProbe;
     this.#listener = options.onTransition;
+    this.#epochOffset = options.epochOffset ?? 0;
+  }
+
+  /** Length of one window bucket in ms. */
+  get bucketMs(): number {
+    return this.#bucketMs;
+  }
+
+  /**
+   * Turns on shared counting: from now on, calls are also kept as unsynced deltas for the
+   * store, and {@link CircuitBreaker.counts} adds other instances' counts. `onRecord` runs on
+   * every recorded call (to arm a sync).
+   */
+  share(onRecord: () => void): void {
+    const n = this.settings.buckets;
+    this.#shared = {
+      onRecord,
+      remoteEpochs: new Float64Array(n).fill(-1),
+      remoteTotals: new Uint32Array(n),
+      remoteFailures: new Uint32Array(n),
+      unsyncedEpochs: new Float64Array(n).fill(-1),
+      unsyncedTotals: new Uint32Array(n),
+      unsyncedFailures: new Uint32Array(n),
+      since: -1,
+    };
+  }
+
+  /** The bucket number of `now` (clock ms). */
+  epochOf(now: number): number {
+    return Math.floor((now + this.#epochOffset) / this.#bucketMs);
+  }
+
+  /** Hands over and forgets the own counts not yet synced (shared mode). */
+  takeUnsynced(): UnsyncedBucket[] {
+    const shared = this.#shared;
+    if (!shared) return [];
+    const out: UnsyncedBucket[] = [];
+    for (let i = 0; i < this.settings.buckets; i++) {
+      if (shared.unsyncedEpochs[i]! < 0 || shared.unsyncedTotals[i] === 0) continue;
+      out.push({ epoch: shared.unsyncedEpochs[i]!, calls: shared.unsyncedTotals[i]!, failures: shared.unsyncedFailures[i]! });
+      shared.unsyncedTotals[i] = 0;
+      shared.unsyncedFailures[i] = 0;
+    }
+    return out;
+  }
+
+  /** Gives back counts whose sync failed, so the next sync carries them. */
+  returnUnsynced(buckets: readonly UnsyncedBucket[]): void {
+    const shared = this.#shared;
+    if (!shared) return;
+    for (const b of buckets) {
+      const index = b.epoch % this.settings.buckets;
+      if (shared.unsyncedEpochs[index] !== b.epoch) continue;
+      shared.unsyncedTotals[index]! += b.calls;
+      shared.unsyncedFailures[index]! += b.failures;
+    }
+  }
+
+  /**
+   * Takes the store's totals of bucket `epoch` (every instance's calls, this one's synced calls
+   * included) and keeps the other instances' share of them (shared mode).
+   */
+  setGlobalCounts(epoch: number, calls: number, failures: number): void {
+    const shared = this.#shared;
+    if (!shared) return;
+    const index = epoch % this.settings.buckets;
+    if (epoch <= shared.since || shared.remoteEpochs[index]! > epoch) return;
+    let ownCalls = 0;
+    let ownFailures = 0;
+    if (this.#epochs[index] === epoch) {
+      ownCalls = this.#totals[index]!;
+      ownFailures = this.#failures[index]!;
+      if (shared.unsyncedEpochs[index] === epoch) {
+        ownCalls -= shared.unsyncedTotals[index]!;
+        ownFailures -= shared.unsyncedFailures[index]!;
+      }
+    }
+    const remoteCalls = Math.max(0, calls - ownCalls);
+    shared.remoteEpochs[index] = epoch;
+    shared.remoteTotals[index] = remoteCalls;
+    shared.remoteFailures[index] = Math.max(0, Math.min(remoteCalls, failures - ownFailures));
+  }
+
+  /** Opens if the window's failure rate (everyone's, in shared mode) is over the threshold. */
+  evaluate(now: number): void {
+    if (this.#state === 'closed') this.#evaluate(now);
+  }
+
+  /**
+   * Adopts a state another instance published: open until `openUntil` (with its cooldown), or
+   * closed. Reports the change to the listener with reason `shared`.
+   */
+  applyShared(state: 'open' | 'closed', now: number, openUntil = 0, cooldown = this.#cooldown): void {
+    if (state === 'closed') {
+      if (this.#state !== 'closed') this.#close('shared', now);
+      return;
+    }
+    if (openUntil <= now || (this.#state === 'open' && this.#openUntil >= openUntil)) return;
+    this.#cooldown = Math.max(this.settings.cooldown, Math.min(this.settings.maxCooldown, cooldown));
+    this.#open('shared', now, openUntil - now);
+  }
+
+  /**
+   * Another instance holds the probe lock: back to open for `ms` (the lock's expiry, or until
+   * that instance publishes the probe's result), without growing the cooldown.
+   */
+  probeElsewhere(now: number, ms: number): void {
+    if (this.#state === 'half_open') this.#open('probe_elsewhere', now, ms);
   }
 
   /** Current state (open is reported until the cooldown has been noticed by a call). */
@@ -106,13 +231,19 @@ export class CircuitBreaker {
 
   /** Calls and failures in the current window. */
   counts(now: number): { calls: number; failures: number } {
-    const current = Math.floor(now / this.#bucketMs);
+    const current = this.epochOf(now);
+    const buckets = this.settings.buckets;
+    const shared = this.#shared;
     let calls = 0;
     let failures = 0;
-    for (let i = 0; i < this.settings.buckets; i++) {
-      if (current - this.#epochs[i]! < this.settings.buckets) {
+    for (let i = 0; i < buckets; i++) {
+      if (current - this.#epochs[i]! < buckets) {
         calls += this.#totals[i]!;
         failures += this.#failures[i]!;
+      }
+      if (shared && current - shared.remoteEpochs[i]! < buckets) {
+        calls += shared.remoteTotals[i]!;
+        failures += shared.remoteFailures[i]!;
       }
     }
     return { calls, failures };
@@ -205,7 +336,7 @@ export class CircuitBreaker {
   }
 
   #record(now: number, failed: boolean): void {
-    const epoch = Math.floor(now / this.#bucketMs);
+    const epoch = this.epochOf(now);
     const index = epoch % this.settings.buckets;
     if (this.#epochs[index] !== epoch) {
       this.#epochs[index] = epoch;
@@ -214,6 +345,17 @@ export class CircuitBreaker {
     }
     this.#totals[index]!++;
     if (failed) this.#failures[index]!++;
+    const shared = this.#shared;
+    if (shared) {
+      if (shared.unsyncedEpochs[index] !== epoch) {
+        shared.unsyncedEpochs[index] = epoch;
+        shared.unsyncedTotals[index] = 0;
+        shared.unsyncedFailures[index] = 0;
+      }
+      shared.unsyncedTotals[index]!++;
+      if (failed) shared.unsyncedFailures[index]!++;
+      shared.onRecord();
+    }
   }
 
   #evaluate(now: number): void {
@@ -239,6 +381,11 @@ export class CircuitBreaker {
     this.#consecutive = 0;
     this.#trialsInFlight = 0;
     this.#epochs.fill(-1);
+    if (this.#shared) {
+      // The shared window still holds the failures that opened it: count only buckets after this one.
+      this.#shared.remoteEpochs.fill(-1);
+      this.#shared.since = this.epochOf(now);
+    }
     if (this.#state !== 'closed') this.#transition('closed', reason, now);
   }
 
@@ -247,4 +394,17 @@ export class CircuitBreaker {
     this.#state = to;
     this.#listener?.(from, to, reason, now);
   }
+}
+
+/** A shared-mode breaker's extra bookkeeping (see {@link CircuitBreaker.share}). */
+interface SharedCounts {
+  onRecord: () => void;
+  remoteEpochs: Float64Array;
+  remoteTotals: Uint32Array;
+  remoteFailures: Uint32Array;
+  unsyncedEpochs: Float64Array;
+  unsyncedTotals: Uint32Array;
+  unsyncedFailures: Uint32Array;
+  /** Buckets up to this one predate the last close and are not counted from the store. */
+  since: number;
 }

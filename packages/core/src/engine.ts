@@ -7,6 +7,8 @@ import { resolveEngineOptions, type EngineOptions, type PolicySettings } from '.
 import type { CallOutcome } from './outcome.js';
 import { Run, type ChainPlan, type EngineCore } from './run.js';
 import { DeadlineScheduler } from './scheduler.js';
+import { SharedState } from './store/shared-targets.js';
+import type { Store } from './store/store.js';
 import { TargetRuntime, type TargetStatus } from './target.js';
 import { optionError } from './validate.js';
 
@@ -63,16 +65,19 @@ export class Engine<I = unknown, O = unknown, C = unknown> {
   readonly #defaultChain: Chain;
   readonly #chains = new Map<string, Chain>();
   readonly #hedgeCache = new WeakMap<HedgeOptions, HedgeSettings>();
+  readonly #shared: SharedState | undefined;
   #ids = 0;
 
   constructor(options: EngineOptions<I, O, C>) {
     const resolved = resolveEngineOptions<I, O, C>(options);
     this.defaults = resolved.defaults;
     const clock: Clock = resolved.clock ?? systemClock;
+    this.#shared = resolved.store && new SharedState(resolved.store, clock, this.#events, resolved.syncInterval);
     for (const config of resolved.targets) {
-      const runtime = new TargetRuntime(config, clock, this.#events) as TargetRuntime<unknown, unknown, unknown>;
-      this.#targets.set(config.name, runtime);
+      const runtime = new TargetRuntime(config, clock, this.#events, this.#shared);
+      this.#targets.set(config.name, runtime as TargetRuntime<unknown, unknown, unknown>);
     }
+    this.#shared?.start();
     const targets = this.#targets;
     this.#core = {
       clock,
@@ -99,6 +104,11 @@ export class Engine<I = unknown, O = unknown, C = unknown> {
   /** The engine's clock. */
   get clock(): Clock {
     return this.#core.clock;
+  }
+
+  /** The store shared with other instances (the `store` option), if any. */
+  get store(): Store | undefined {
+    return this.#shared?.store;
   }
 
   /** Compiles a chain of target names once; pass it as `chain` for the cheapest calls. */
@@ -167,11 +177,13 @@ export class Engine<I = unknown, O = unknown, C = unknown> {
   }
 
   /**
-   * Releases the engine's shared timer once no call is pending, for a clean shutdown. The
-   * engine stays usable: a later call arms the timer again.
+   * Releases the engine's shared timer once no call is pending, and stops syncing with the
+   * store (which stays open: close it yourself), for a clean shutdown. The engine stays usable
+   * for calls: a later call arms the timer again.
    */
   close(): void {
     this.#core.scheduler.dispose();
+    this.#shared?.close();
   }
 
   #runtime(name: string): TargetRuntime<unknown, unknown, unknown> {

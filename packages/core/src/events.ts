@@ -30,12 +30,22 @@ export interface WarningEvent {
   message: string;
 }
 
+/** The shared store went away (the engine carries on with local state) or came back (it resynchronises). */
+export interface StoreEvent {
+  /** The store's kind (`redis`, `memory`). */
+  kind: string;
+  available: boolean;
+  /** Why it went away, when known. */
+  error?: unknown;
+}
+
 /** The engine's events and their payloads. */
 export interface EngineEvents {
   outcome: CallOutcome;
   breaker: BreakerEvent;
   probe: ProbeEvent;
   warning: WarningEvent;
+  store: StoreEvent;
 }
 
 /** The adapters' events (one per HTTP request). */
@@ -52,6 +62,7 @@ export const CHANNELS = {
   breaker: 'breakwater:breaker',
   probe: 'breakwater:probe',
   warning: 'breakwater:warning',
+  store: 'breakwater:store',
   request: 'breakwater:request',
 } as const;
 
@@ -108,6 +119,12 @@ export class TypedEmitter<E extends object> {
 /** The engine's emitter. */
 export class EngineEmitter extends TypedEmitter<EngineEvents> {
   constructor() {
-    super(CHANNELS);
+    super({
+      outcome: CHANNELS.outcome,
+      breaker: CHANNELS.breaker,
+      probe: CHANNELS.probe,
+      warning: CHANNELS.warning,
+      store: CHANNELS.store,
+    });
   }
 }

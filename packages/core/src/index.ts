@@ -60,6 +60,7 @@ export {
   type BreakerEvent,
   type EngineEvents,
   type ProbeEvent,
+  type StoreEvent,
   type WarningEvent,
 } from './events.js';
 export type { AttemptRecord, CallOutcome, SkipRecord, SkipReason } from './outcome.js';
@@ -104,3 +105,5 @@ export { Bulkheads, type BulkheadOptions, type PoolOptions } from './request/bul
 export { buildRequestOutcome, tierOf, type RequestOutcome, type RequestTier } from './request/request-outcome.js';
 export { addServerTiming, serverTiming } from './request/server-timing.js';
 export { renderStatusPage, type StatusSnapshot } from './request/status-page.js';
+export { memoryStore, type MemoryStoreOptions } from './store/memory-store.js';
+export { StoreUnavailableError, type AvailabilityListener, type SetOptions, type Store } from './store/store.js';

@@ -3,6 +3,7 @@ import type { Classifier } from './classify.js';
 import type { Clock } from './clock.js';
 import type { Duration } from './duration.js';
 import type { HeaderSource } from './retry-after.js';
+import type { Store } from './store/store.js';
 import { checkObject, optionError, readDuration, readFunction, readNumber, readObject } from './validate.js';
 
 /** What a target function receives for one attempt. */
@@ -137,6 +138,14 @@ export interface EngineOptions<I, O, C> {
   clock?: Clock;
   /** Random source in [0, 1) for jitter (default: Math.random). */
   random?: () => number;
+  /**
+   * Share breaker state, failure counts, cooldowns and probe locks with other instances
+   * through this store (`redisStore({ url })` from `@breakwater/redis`). The adapters also keep
+   * idempotency records, cached responses and queued jobs there. Default: this process alone.
+   */
+  store?: Store;
+  /** How long a breaker's new counts wait before they are added to the store's window. Default 250 ms. */
+  syncInterval?: Duration;
 }
 
 /** Resolved timeouts in ms. */
@@ -229,7 +238,7 @@ const TARGET_KEYS = [
   'maxConcurrent',
   'rateLimit',
 ] as const;
-const ENGINE_KEYS = ['targets', 'defaults', 'clock', 'random'] as const;
+const ENGINE_KEYS = ['targets', 'defaults', 'clock', 'random', 'store', 'syncInterval'] as const;
 
 /** Resolves policy options over a base, validating every key and the cross-checks. */
 export function resolvePolicy(value: unknown, path: string, base: PolicySettings): PolicySettings {
@@ -352,6 +361,8 @@ export interface ResolvedEngineOptions<I, O, C> {
   defaults: PolicySettings;
   clock: Clock | undefined;
   random: (() => number) | undefined;
+  store: Store | undefined;
+  syncInterval: number;
 }
 
 /** Validates {@link EngineOptions} once, at creation. */
@@ -432,5 +443,16 @@ export function resolveEngineOptions<I, O, C>(options: unknown): ResolvedEngineO
       policy: resolvePolicy(policyInput, path, defaults),
     };
   });
-  return { targets, defaults, clock: clock as Clock | undefined, random };
+  const store = record.store;
+  const STORE_METHODS = ['get', 'set', 'compareAndSet', 'delete', 'increment', 'publish', 'subscribe', 'onAvailability'];
+  if (
+    store !== undefined &&
+    (typeof store !== 'object' ||
+      store === null ||
+      STORE_METHODS.some((m) => typeof (store as Record<string, unknown>)[m] !== 'function'))
+  ) {
+    throw optionError('options.store', 'a Store (memoryStore(), or redisStore() from @breakwater/redis)', store);
+  }
+  const syncInterval = readDuration(record, 'syncInterval', 'options', 250, { min: 1 });
+  return { targets, defaults, clock: clock as Clock | undefined, random, store: store as Store | undefined, syncInterval };
 }

@@ -7,6 +7,7 @@ import type { SkipReason } from './outcome.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { RetryBudget } from './retry-budget.js';
 import { retryAfterFromHeaders, type HeaderSource } from './retry-after.js';
+import type { SharedState, SharedTargetHandle } from './store/shared-targets.js';
 
 /** A target's health at a glance, for status pages and tests. */
 export interface TargetStatus {
@@ -33,7 +34,7 @@ export type TargetAdmission = typeof Admission.Allow | typeof Admission.Trial | 
  * The live state of one target: its breaker, retry budget, Retry-After cooldown and probe.
  * Shared by every call that uses the target.
  */
-export class TargetRuntime<I, O, C> {
+export class TargetRuntime<I, O, C> implements SharedTargetHandle {
   readonly name: string;
   readonly config: ResolvedTarget<I, O, C>;
   readonly breaker: CircuitBreaker;
@@ -47,12 +48,17 @@ export class TargetRuntime<I, O, C> {
   readonly #tokenBucket: TokenBucket | undefined;
   readonly #clock: Clock;
   readonly #events: EngineEmitter;
+  /** Set when the engine shares state through a store. */
+  readonly #shared: SharedState | undefined;
+  /** The last cooldown end told to the other instances. */
+  #publishedCooldown = 0;
 
-  constructor(config: ResolvedTarget<I, O, C>, clock: Clock, events: EngineEmitter) {
+  constructor(config: ResolvedTarget<I, O, C>, clock: Clock, events: EngineEmitter, shared?: SharedState) {
     this.name = config.name;
     this.config = config;
     this.#clock = clock;
     this.#events = events;
+    this.#shared = shared;
     const budget = config.policy.retry.budget;
     this.budget = budget ? new RetryBudget(budget.ratio, budget.maxTokens) : undefined;
     const limit = config.rateLimit;
@@ -60,7 +66,10 @@ export class TargetRuntime<I, O, C> {
     this.#tokenBucket = limit?.tokens && new TokenBucket(limit.tokens.perMs, limit.tokens.burst, clock.now());
     this.breaker = new CircuitBreaker(config.policy.breaker, {
       hasProbe: config.probe !== undefined,
+      // Shared buckets are numbered by wall-clock time, so that every instance means the same ones.
+      epochOffset: shared ? clock.date() - clock.now() : 0,
       onTransition: (from, to, reason, at) => {
+        this.#shared?.breakerChanged(this, to, reason, at);
         if (!this.#events.wants('breaker')) return;
         const event = {
           target: this.name,
@@ -74,6 +83,7 @@ export class TargetRuntime<I, O, C> {
         this.#events.emit('breaker', event);
       },
     });
+    shared?.add(this);
   }
 
   /**
@@ -137,9 +147,26 @@ export class TargetRuntime<I, O, C> {
     return Math.max(0, this.#cooldownUntil - now, this.breaker.openUntil - now, paced);
   }
 
-  /** Keeps the target aside for `ms` (a Retry-After), never shortening a longer cooldown. */
+  /** Keeps the target aside for `ms` (a Retry-After), never shortening a longer cooldown; shared with other instances. */
   coolDown(now: number, ms: number): void {
     this.#cooldownUntil = Math.max(this.#cooldownUntil, now + ms);
+    // Told once per new cooldown end (at least 100 ms later than the last told), not once per 429.
+    if (this.#shared && this.#cooldownUntil > this.#publishedCooldown + 100) {
+      this.#publishedCooldown = this.#cooldownUntil;
+      this.#shared.cooledDown(this, this.#cooldownUntil, now);
+    }
+  }
+
+  /** Adopts a cooldown another instance met (clock ms), without telling it again. */
+  applyCooldown(until: number): void {
+    if (until <= this.#cooldownUntil) return;
+    this.#cooldownUntil = until;
+    this.#publishedCooldown = Math.max(this.#publishedCooldown, until);
+  }
+
+  /** Clock ms until which a Retry-After keeps the target aside (0 or past: none). */
+  get cooldownUntil(): number {
+    return this.#cooldownUntil;
   }
 
   /** A snapshot for status views. */
@@ -158,11 +185,26 @@ export class TargetRuntime<I, O, C> {
     return status;
   }
 
-  /** Runs the synthetic probe in the background; user calls never wait for it. */
+  /**
+   * Runs the synthetic probe in the background; user calls never wait for it. With a shared
+   * store, only the instance that takes the probe lock probes; the others stay open until it
+   * publishes the result (or the lock expires).
+   */
   #startProbe(): void {
-    const probe = this.config.probe;
-    if (!probe || this.#probing) return;
+    if (!this.config.probe || this.#probing) return;
     this.#probing = true;
+    const shared = this.#shared;
+    if (!shared) return this.#runProbe();
+    const lockMs = this.config.policy.timeouts.attempt + 1_000;
+    void shared.probeLock(this.name, lockMs).then((mine) => {
+      if (mine) return this.#runProbe();
+      this.#probing = false;
+      this.breaker.probeElsewhere(this.#clock.now(), lockMs);
+    });
+  }
+
+  #runProbe(): void {
+    const probe = this.config.probe!;
     const clock = this.#clock;
     const started = clock.now();
     const controller = new AbortController();
@@ -176,6 +218,7 @@ export class TargetRuntime<I, O, C> {
       clock.clearTimeout(timer);
       controller.signal.removeEventListener('abort', onAbort);
       this.#probing = false;
+      this.#shared?.probeDone(this.name);
       const now = clock.now();
       if (ok) this.breaker.onProbeSuccess(now);
       else this.breaker.onProbeFailure(now);
