@@ -14,6 +14,7 @@ export default defineConfig({
       { find: /^@breakwater\/testing$/, replacement: source('./packages/testing/src/index.ts') },
       { find: /^@breakwater\/express$/, replacement: source('./packages/express/src/index.ts') },
       { find: /^@breakwater\/koa$/, replacement: source('./packages/koa/src/index.ts') },
+      { find: /^@breakwater\/redis$/, replacement: source('./packages/redis/src/index.ts') },
     ],
   },
   test: {
