@@ -143,7 +143,11 @@ export class CircuitBreaker {
     const out: UnsyncedBucket[] = [];
     for (let i = 0; i < this.settings.buckets; i++) {
       if (shared.unsyncedEpochs[i]! < 0 || shared.unsyncedTotals[i] === 0) continue;
-      out.push({ epoch: shared.unsyncedEpochs[i]!, calls: shared.unsyncedTotals[i]!, failures: shared.unsyncedFailures[i]! });
+      out.push({
+        epoch: shared.unsyncedEpochs[i]!,
+        calls: shared.unsyncedTotals[i]!,
+        failures: shared.unsyncedFailures[i]!,
+      });
       shared.unsyncedTotals[i] = 0;
       shared.unsyncedFailures[i] = 0;
     }

@@ -444,7 +444,16 @@ export function resolveEngineOptions<I, O, C>(options: unknown): ResolvedEngineO
     };
   });
   const store = record.store;
-  const STORE_METHODS = ['get', 'set', 'compareAndSet', 'delete', 'increment', 'publish', 'subscribe', 'onAvailability'];
+  const STORE_METHODS = [
+    'get',
+    'set',
+    'compareAndSet',
+    'delete',
+    'increment',
+    'publish',
+    'subscribe',
+    'onAvailability',
+  ];
   if (
     store !== undefined &&
     (typeof store !== 'object' ||
@@ -454,5 +463,12 @@ export function resolveEngineOptions<I, O, C>(options: unknown): ResolvedEngineO
     throw optionError('options.store', 'a Store (memoryStore(), or redisStore() from @breakwater/redis)', store);
   }
   const syncInterval = readDuration(record, 'syncInterval', 'options', 250, { min: 1 });
-  return { targets, defaults, clock: clock as Clock | undefined, random, store: store as Store | undefined, syncInterval };
+  return {
+    targets,
+    defaults,
+    clock: clock as Clock | undefined,
+    random,
+    store: store as Store | undefined,
+    syncInterval,
+  };
 }

@@ -59,7 +59,10 @@ export function breakwater(engine: AnyEngine, options?: GuardOptions<Request>): 
   const middleware = function breakwaterMiddleware(req: Request, res: Response, next: NextFunction): void {
     const internal = guard.internal(req.method, req.path, req.get('accept'));
     if (internal) {
-      res.status(internal.status).set(internal.headers).send(internal.body);
+      void Promise.resolve(internal).then(
+        (answer) => res.status(answer.status).set(answer.headers).send(answer.body),
+        next,
+      );
       return;
     }
     try {
@@ -81,12 +84,9 @@ export function breakwater(engine: AnyEngine, options?: GuardOptions<Request>): 
   middleware.errors = function breakwaterErrors(error: unknown, req: Request, res: Response, next: NextFunction): void {
     const scope = req.breakwater as RequestScope<Request> | undefined;
     if (!scope || !isCallFailedError(error) || res.headersSent) return next(error);
-    try {
-      const degraded = scope.degrade(error);
+    scope.degrade(error).then((degraded) => {
       res.status(degraded.status).set(degraded.headers).json(degraded.body);
-    } catch (httpError) {
-      next(httpError);
-    }
+    }, next);
   };
   middleware.guard = guard;
   middleware.close = () => guard.close();
@@ -119,30 +119,41 @@ breakwater.route = function route(options?: RouteOptions<Request>): RequestHandl
   const handler = function breakwaterRoute(req: Request, res: Response, next: NextFunction): void {
     const scope = req.breakwater as RequestScope<Request> | undefined;
     if (!scope) return next(new Error('breakwater: app.use(breakwater(engine)) must come before breakwater.route()'));
-    let replay;
+    let claim;
     try {
       scope.applyRoute(compiled);
-      replay = scope.claimIdempotency();
+      claim = scope.claimIdempotency(); // undefined without an Idempotency-Key
     } catch (error) {
       return next(error);
     }
-    if (replay) {
-      res.status(replay.status).set('idempotent-replayed', 'true').json(replay.body);
-      return;
-    }
-    if (compiled.cache || scope.idempotent) {
-      const json = res.json;
-      res.json = function respondingJson(this: Response, body: unknown) {
-        scope.responding(this.statusCode, body);
-        return json.call(this, body);
-      };
-    }
-    const admitted = scope.admit(); // bulkheads, when configured
-    if (admitted) admitted.then(() => next(), next);
-    else next();
+    if (claim) {
+      claim.then((replay) => {
+        if (replay) res.status(replay.status).set('idempotent-replayed', 'true').json(replay.body);
+        else proceed(scope, compiled, res, next);
+      }, next);
+    } else proceed(scope, compiled, res, next);
   };
   return Object.assign(handler, { [COMPILED]: compiled });
 };
+
+/** After the key check: capture the JSON body for the cache tier and the key, take the bulkhead slots, go on. */
+function proceed(
+  scope: RequestScope<Request>,
+  compiled: ReturnType<typeof compileRoute<Request>>,
+  res: Response,
+  next: NextFunction,
+): void {
+  if (compiled.cache || scope.idempotent) {
+    const json = res.json;
+    res.json = function respondingJson(this: Response, body: unknown) {
+      scope.responding(this.statusCode, body);
+      return json.call(this, body);
+    };
+  }
+  const admitted = scope.admit(); // bulkheads, when configured
+  if (admitted) admitted.then(() => next(), next);
+  else next();
+}
 
 /**
  * Streams a `req.breakwater.stream()` call as server-sent events with the commit-point rule:
@@ -186,11 +197,18 @@ export function withRoute(options?: RouteOptions<Request>) {
     method: (this: This, req: Request, res: Response, ...rest: Rest) => Return,
     _context: ClassMethodDecoratorContext<This>,
   ) {
-    return function (this: This, req: Request, res: Response, ...rest: Rest): Return {
-      let failure: unknown;
-      middleware(req, res, (error?: unknown) => (failure = error));
-      if (failure) throw failure;
-      return method.call(this, req, res, ...rest);
+    // The route's checks may wait (an Idempotency-Key claim, a bulkhead slot), so the method's result comes as a promise;
+    // undefined when the route middleware answered itself (a replayed response).
+    return function (this: This, req: Request, res: Response, ...rest: Rest): Promise<Awaited<Return> | undefined> {
+      return new Promise((resolve, reject) => {
+        const answered = (): void => resolve(undefined);
+        res.once('close', answered);
+        middleware(req, res, (error?: unknown) => {
+          res.off('close', answered);
+          if (error) reject(error);
+          else Promise.resolve(method.call(this, req, res, ...rest)).then(resolve, reject);
+        });
+      });
     };
   };
 }

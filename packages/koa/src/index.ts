@@ -51,8 +51,9 @@ export function breakwater(engine: AnyEngine, options?: GuardOptions<Context>): 
   const guard = new Guard<Context>(engine, options, koaAccess);
 
   const middleware = async function breakwaterMiddleware(ctx: Context, next: Next): Promise<void> {
-    const internal = guard.internal(ctx.method, ctx.path, ctx.get('accept') || undefined);
-    if (internal) {
+    const pending = guard.internal(ctx.method, ctx.path, ctx.get('accept') || undefined);
+    if (pending) {
+      const internal = await pending;
       ctx.status = internal.status;
       ctx.set(internal.headers);
       ctx.body = internal.body;
@@ -66,7 +67,7 @@ export function breakwater(engine: AnyEngine, options?: GuardOptions<Context>): 
     try {
       await next();
     } catch (error) {
-      const degraded = scope.degrade(error); // rethrows what is not a degraded answer
+      const degraded = await scope.degrade(error); // rethrows what is not a degraded answer
       ctx.status = degraded.status;
       ctx.set(degraded.headers);
       ctx.body = degraded.body;
@@ -105,7 +106,8 @@ function routeMiddleware(compiled: ReturnType<typeof compileRoute<Context>>): Mi
     const scope = ctx.state.breakwater as RequestScope<Context> | undefined;
     if (!scope) throw new Error('breakwater: app.use(breakwater(engine)) must come before breakwater.route()');
     scope.applyRoute(compiled);
-    const replay = scope.claimIdempotency();
+    const claim = scope.claimIdempotency(); // undefined without an Idempotency-Key
+    const replay = claim && (await claim);
     if (replay) {
       ctx.status = replay.status;
       ctx.set('idempotent-replayed', 'true');
@@ -162,16 +164,19 @@ breakwater.sse = function sse<C>(ctx: Context, chunks: AsyncIterable<C>, options
  * class Chat { @withRoute({ chain: ['openai', 'anthropic'], static: true }) async post(ctx) { ... } }
  */
 export function withRoute(options?: RouteOptions<Context>) {
-  const compiled = compileRoute(options);
+  const route = routeMiddleware(compileRoute(options));
   return function decorate<This, Rest extends unknown[], Return>(
     method: (this: This, ctx: Context, ...rest: Rest) => Return,
     _context: ClassMethodDecoratorContext<This>,
   ) {
-    return function (this: This, ctx: Context, ...rest: Rest): Return {
-      const scope = ctx.state.breakwater as RequestScope<Context> | undefined;
-      if (!scope) throw new Error('breakwater: app.use(breakwater(engine)) must come before a @withRoute method');
-      scope.applyRoute(compiled);
-      return method.call(this, ctx, ...rest);
+    // The same checks as breakwater.route() (Idempotency-Key, bulkheads), then the method; its
+    // result is undefined when the route answered itself (a replayed response).
+    return async function (this: This, ctx: Context, ...rest: Rest): Promise<Awaited<Return> | undefined> {
+      let result: Awaited<Return> | undefined;
+      await route(ctx, async () => {
+        result = await method.call(this, ctx, ...rest);
+      });
+      return result;
     };
   };
 }

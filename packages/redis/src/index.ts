@@ -121,7 +121,13 @@ class RedisStore implements Store {
 
   compareAndSet(key: string, expected: string | undefined, value: string, ttl?: number): Promise<boolean> {
     const ms = ttl === undefined ? '' : String(Math.max(1, Math.ceil(ttl)));
-    const pending = this.#client.bwCas(this.#prefix + key, expected === undefined ? '1' : '0', expected ?? '', value, ms);
+    const pending = this.#client.bwCas(
+      this.#prefix + key,
+      expected === undefined ? '1' : '0',
+      expected ?? '',
+      value,
+      ms,
+    );
     return this.#run(pending).then((reply) => reply === 1);
   }
 

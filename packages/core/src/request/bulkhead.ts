@@ -1,6 +1,7 @@
 import Bottleneck from 'bottleneck';
 import createHttpError from 'http-errors';
 import { parseDuration, type Duration } from '../duration.js';
+import type { Store } from '../store/store.js';
 import { checkObject, optionError, readNumber } from '../validate.js';
 
 /** One kind of pool: a limit per key (tenant, or route). */
@@ -22,7 +23,10 @@ export interface BulkheadOptions {
 }
 
 interface Pool {
+  /** This process's pools (the only ones without a shared store, the fallback while it is down). */
   group: Bottleneck.Group;
+  /** Pools whose counts live in the shared store (bottleneck's Redis datastore), when it has one. */
+  shared: Bottleneck.Group | undefined;
   queueTimeout: number;
   status: 429 | 503;
   message: string;
@@ -32,28 +36,35 @@ interface Pool {
 export type Release = () => void;
 
 /**
- * Keyed concurrency pools on bottleneck (`Bottleneck.Group`, so that the same limits can
- * later be shared through bottleneck's Redis datastore): each key gets `maxConcurrent` slots
- * and a bounded queue; a request that cannot get a slot in time is refused with 429 (tenant
- * over its share) or 503 (route full), both with `Retry-After`.
+ * Keyed concurrency pools on bottleneck (`Bottleneck.Group`): each key gets `maxConcurrent`
+ * slots and a bounded queue; a request that cannot get a slot in time is refused with 429
+ * (tenant over its share) or 503 (route full), both with `Retry-After`. With a store that
+ * offers bottleneck a datastore (Redis), the slots are counted there, so a limit holds across
+ * every instance (each instance keeps its own queue); while that store is down, each instance
+ * falls back to its own pools with the same limits.
  */
 export class Bulkheads {
   readonly #tenant: Pool | undefined;
   readonly #route: Pool | undefined;
+  readonly #store: Store | undefined;
 
-  constructor(options: BulkheadOptions) {
+  constructor(options: BulkheadOptions, store?: Store) {
+    this.#store = store?.bottleneckOptions ? store : undefined;
     const record = checkObject(options, 'options.bulkheads', ['tenant', 'route']);
+    const datastore = this.#store?.bottleneckOptions?.();
     this.#tenant = pool(
       record.tenant,
       'options.bulkheads.tenant',
       429,
       'Too many requests for this tenant; please retry shortly.',
+      datastore && { ...datastore, id: 'breakwater-bulkhead-tenant' },
     );
     this.#route = pool(
       record.route,
       'options.bulkheads.route',
       503,
       'This endpoint is at capacity; please retry shortly.',
+      datastore && { ...datastore, id: 'breakwater-bulkhead-route' },
     );
   }
 
@@ -61,8 +72,9 @@ export class Bulkheads {
   async acquire(tenant: string | undefined, route: string): Promise<Release[]> {
     const releases: Release[] = [];
     try {
-      if (this.#tenant) releases.push(await take(this.#tenant, tenant ?? 'anonymous'));
-      if (this.#route) releases.push(await take(this.#route, route));
+      const shared = this.#store?.available === true;
+      if (this.#tenant) releases.push(await take(this.#tenant, tenant ?? 'anonymous', shared));
+      if (this.#route) releases.push(await take(this.#route, route, shared));
       return releases;
     } catch (error) {
       for (const release of releases) release();
@@ -72,11 +84,21 @@ export class Bulkheads {
 
   /** Stops the pools' timers. */
   close(): void {
-    for (const pool of [this.#tenant, this.#route]) if (pool) void pool.group.disconnect(false);
+    for (const pool of [this.#tenant, this.#route]) {
+      if (!pool) continue;
+      void pool.group.disconnect(false);
+      void pool.shared?.disconnect(false).catch(() => {});
+    }
   }
 }
 
-function pool(value: unknown, path: string, status: 429 | 503, message: string): Pool | undefined {
+function pool(
+  value: unknown,
+  path: string,
+  status: 429 | 503,
+  message: string,
+  datastore: Record<string, unknown> | undefined,
+): Pool | undefined {
   if (value === undefined) return undefined;
   const record = checkObject(value, path, ['maxConcurrent', 'maxQueue', 'queueTimeout']);
   const maxConcurrent = readNumber(record, 'maxConcurrent', path, NaN, { min: 1, integer: true });
@@ -85,12 +107,29 @@ function pool(value: unknown, path: string, status: 429 | 503, message: string):
   const queueTimeout = record.queueTimeout === undefined ? 1_000 : parseDuration(record.queueTimeout);
   if (queueTimeout === undefined || queueTimeout <= 0)
     throw optionError(`${path}.queueTimeout`, 'a positive duration', record.queueTimeout);
-  const group = new Bottleneck.Group({ maxConcurrent, highWater: maxQueue, strategy: Bottleneck.strategy.OVERFLOW });
-  return { group, queueTimeout, status, message };
+  const limits = { maxConcurrent, highWater: maxQueue, strategy: Bottleneck.strategy.OVERFLOW };
+  const group = new Bottleneck.Group(limits);
+  let shared: Bottleneck.Group | undefined;
+  if (datastore) {
+    // A crashed instance's slots are freed by the others once its jobs expire (bottleneck's heartbeat).
+    shared = new Bottleneck.Group({ ...limits, ...datastore, timeout: 600_000 } as Bottleneck.ConstructorOptions);
+    shared.on('created', (limiter) => limiter.on('error', () => {})); // a Redis outage: requests fall back to local pools
+    shared.on('error', () => {});
+  }
+  return { group, shared, queueTimeout, status, message };
 }
 
-/** Waits for a slot of `key`'s limiter; the slot is held until the returned release runs. */
-function take(pool: Pool, key: string): Promise<Release> {
+/** Longest a request may hold a shared slot: after this, a crashed instance's slot is given back. */
+const SLOT_EXPIRY = 300_000;
+const DROPPED = /dropped/i;
+
+/**
+ * Waits for a slot of `key`'s limiter (the shared one when `shared`); the slot is held until
+ * the returned release runs. A shared limiter that fails (the store went away) hands the
+ * request to the local one.
+ */
+function take(pool: Pool, key: string, shared: boolean): Promise<Release> {
+  const group = shared && pool.shared ? pool.shared : pool.group;
   return new Promise<Release>((resolve, reject) => {
     let timedOut = false;
     const refuse = (): void =>
@@ -103,16 +142,19 @@ function take(pool: Pool, key: string): Promise<Release> {
       timedOut = true;
       refuse();
     }, pool.queueTimeout);
-    pool.group
+    group
       .key(key)
-      .schedule(() => {
+      .schedule({ expiration: SLOT_EXPIRY }, () => {
         if (timedOut) return Promise.resolve();
         clearTimeout(timer);
         return new Promise<void>((release) => resolve(() => release()));
       })
-      .catch(() => {
-        clearTimeout(timer); // dropped: the queue was full
-        if (!timedOut) refuse();
+      .catch((error: unknown) => {
+        clearTimeout(timer);
+        if (timedOut) return;
+        if (group !== pool.group && !DROPPED.test(String((error as Error)?.message))) {
+          take(pool, key, false).then(resolve, reject); // the store failed: this process's pool decides
+        } else refuse(); // dropped: the queue was full
       });
   });
 }

@@ -9,6 +9,8 @@ import { renderStatusPage, type StatusSnapshot } from './status-page.js';
 import { CHANNELS, TypedEmitter, type GuardEvents } from '../events.js';
 import { JobQueue, type JobView } from './jobs.js';
 import { ResponseCache } from './response-cache.js';
+import { memoryStore } from '../store/memory-store.js';
+import { SharedOrLocal } from '../store/shared-or-local.js';
 import { compileRoute, type CompiledRoute, type RouteOptions } from './route.js';
 import { RequestScope } from './scope.js';
 
@@ -132,14 +134,17 @@ export class Guard<R> {
       throw optionError('options.logger', 'an object with warn(record, message), or false', logger);
     }
     this.logger = logger === false ? undefined : ((logger as DegradedLogger | undefined) ?? stderrLogger);
-    this.cache = new ResponseCache(readNumber(record, 'cacheSize', 'options', 1000, { min: 1, integer: true }));
+    const shared = this.engine.store;
+    this.cache = new ResponseCache(readNumber(record, 'cacheSize', 'options', 1000, { min: 1, integer: true }), shared);
     const queue =
       record.queue === undefined ? {} : checkObject(record.queue, 'options.queue', ['max', 'pollInterval', 'path']);
     const pollMs = queue.pollInterval === undefined ? 1000 : parseDuration(queue.pollInterval);
     if (pollMs === undefined || pollMs <= 0)
       throw optionError('options.queue.pollInterval', 'a positive duration', queue.pollInterval);
-    this.jobs = new JobQueue(this.engine, {
-      max: readNumber(queue, 'max', 'options.queue', 1000, { min: 1, integer: true }),
+    const maxJobs = readNumber(queue, 'max', 'options.queue', 1000, { min: 1, integer: true });
+    const clock = this.engine.clock;
+    this.jobs = new JobQueue(this.engine, new SharedOrLocal(shared, memoryStore({ max: 2 * maxJobs + 1, clock })), {
+      max: maxJobs,
       pollMs,
     });
     const path = queue.path ?? '/_breakwater/jobs';
@@ -170,15 +175,32 @@ export class Guard<R> {
           `breakwater breaker ${event.target}: ${event.from} -> ${event.to}`,
         ),
       );
+      // Once per outage and once per return (the store tells each change once).
+      if (shared) {
+        engine.on('store', (event) =>
+          logger.warn(
+            {
+              event: 'breakwater.store',
+              kind: event.kind,
+              available: event.available,
+              error: String(event.error ?? ''),
+            },
+            event.available
+              ? `breakwater: the ${event.kind} store is back; resynchronising`
+              : `breakwater: the ${event.kind} store is unreachable; carrying on with this process's own state`,
+          ),
+        );
+      }
     }
-    this.bulkheads = record.bulkheads === undefined ? undefined : new Bulkheads(record.bulkheads as BulkheadOptions);
+    this.bulkheads =
+      record.bulkheads === undefined ? undefined : new Bulkheads(record.bulkheads as BulkheadOptions, shared);
     if (record.idempotency === false) this.idempotency = undefined;
     else {
       const idem =
         record.idempotency === undefined ? {} : checkObject(record.idempotency, 'options.idempotency', ['ttl', 'max']);
-      this.idempotency = new IdempotencyStore({
+      const max = readNumber(idem, 'max', 'options.idempotency', 10_000, { min: 1, integer: true });
+      this.idempotency = new IdempotencyStore(new SharedOrLocal(shared, memoryStore({ max, clock })), clock, {
         ttl: readDuration(idem, 'ttl', 'options.idempotency', 86_400_000, { min: 1 }),
-        max: readNumber(idem, 'max', 'options.idempotency', 10_000, { min: 1, integer: true }),
       });
     }
   }
@@ -216,14 +238,20 @@ export class Guard<R> {
   }
 
   /**
-   * Answers the middleware's own GET routes: a job's status under the jobs path, and the
-   * status view. Undefined for every other request.
+   * Answers the middleware's own GET routes: a job's status under the jobs path (a promise,
+   * since jobs may live in the shared store), and the status view. Undefined for every other
+   * request, at no cost.
    */
-  internal(method: string, path: string, accept: string | undefined): InternalResponse | undefined {
+  internal(
+    method: string,
+    path: string,
+    accept: string | undefined,
+  ): InternalResponse | Promise<InternalResponse> | undefined {
     if (method !== 'GET') return undefined;
     if (path.startsWith(`${this.jobsPath}/`)) {
-      const job = this.job(path.slice(this.jobsPath.length + 1));
-      return json(job ? 200 : 404, job ?? { error: 'unknown or expired job' });
+      return this.job(path.slice(this.jobsPath.length + 1)).then((job) =>
+        json(job ? 200 : 404, job ?? { error: 'unknown or expired job' }),
+      );
     }
     if (this.statusPath === undefined || path !== this.statusPath) return undefined;
     const snapshot = this.status();
@@ -267,7 +295,7 @@ export class Guard<R> {
   }
 
   /** A queued job's state for the status URL. */
-  job(id: string): JobView | undefined {
+  job(id: string): Promise<JobView | undefined> {
     return this.jobs.get(id);
   }
 

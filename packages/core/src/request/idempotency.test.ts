@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { IdempotencyStore, runOnce, settleRecord } from './idempotency.js';
+import { ManualClock } from '../clock.js';
+import { memoryStore } from '../store/memory-store.js';
+import { SharedOrLocal } from '../store/shared-or-local.js';
+import { IdempotencyStore } from './idempotency.js';
 
 describe('IdempotencyStore', () => {
-  const claim = (store: IdempotencyStore, key = 'k', print = 'f') => store.claim('tenant\u0000route', key, print);
+  const clock = new ManualClock();
+  const make = () => new IdempotencyStore(new SharedOrLocal(undefined, memoryStore({ clock })), clock, { ttl: 60_000 });
+  const claim = (store: IdempotencyStore, key = 'k', print = 'f') =>
+    store.claim('tenant\u0000route', key, print, 10_000);
 
-  it('stores replayable answers below 500, except "try again later" ones', () => {
+  it('stores replayable answers below 500, except "try again later" ones', async () => {
     for (const [status, stored] of [
       [200, true],
       [404, true],
@@ -12,24 +18,33 @@ describe('IdempotencyStore', () => {
       [408, false],
       [503, false],
     ] as const) {
-      const store = new IdempotencyStore({ ttl: 60_000, max: 10 });
-      const first = claim(store);
+      const store = make();
+      const first = await claim(store);
       if (first.kind !== 'proceed') throw new Error('expected a claim');
-      settleRecord(first.record, status, { status }, true);
-      expect(claim(store).kind).toBe(stored ? 'replay' : 'proceed');
+      store.settle(first.record, status, { status }, true);
+      expect((await claim(store)).kind).toBe(stored ? 'replay' : 'proceed');
     }
   });
 
+  it('answers 409 while in flight, 422 for another payload, and lets a new claim take over an expired lease', async () => {
+    const store = make();
+    expect((await claim(store)).kind).toBe('proceed');
+    await expect(claim(store)).rejects.toMatchObject({ status: 409 });
+    await expect(claim(store, 'k', 'other')).rejects.toMatchObject({ status: 422 });
+    await clock.advance(10_001); // the first owner died without settling
+    expect((await claim(store)).kind).toBe('proceed');
+  });
+
   it('keeps side-effect results across a released key', async () => {
-    const store = new IdempotencyStore({ ttl: 60_000, max: 10 });
-    const first = claim(store);
+    const store = make();
+    const first = await claim(store);
     if (first.kind !== 'proceed') throw new Error('expected a claim');
     let runs = 0;
-    await runOnce(first.record.operations, 'charge', () => ++runs);
-    settleRecord(first.record, 503, undefined, false);
-    const second = claim(store);
+    await store.runOnce(first.record, 'charge', () => ++runs);
+    store.settle(first.record, 503, undefined, false);
+    const second = await claim(store);
     if (second.kind !== 'proceed') throw new Error('expected a claim');
-    await expect(runOnce(second.record.operations, 'charge', () => ++runs)).resolves.toBe(1);
+    await expect(store.runOnce(second.record, 'charge', () => ++runs)).resolves.toBe(1);
     expect(runs).toBe(1);
   });
 });

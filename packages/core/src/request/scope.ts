@@ -10,7 +10,6 @@ import { buildRequestOutcome, type RequestOutcome } from './request-outcome.js';
 import {
   fingerprint,
   runOnce,
-  settleRecord,
   type IdempotencyRecord,
   type OperationResults,
   type StoredResponse,
@@ -172,7 +171,7 @@ export class RequestScope<R> {
     // A degraded answer (cache, static, queued) is never remembered as the route's last good one.
     if (this.#cacheKey === undefined || this.tier !== undefined || status < 200 || status >= 300 || body === undefined)
       return;
-    this.#guard.cache.set(this.#cacheKey, status, body, this.#guard.engine.clock.now());
+    this.#guard.cache.set(this.#cacheKey, status, body, this.#guard.engine.clock.date(), this.#route.cache!.maxAge);
   }
 
   /**
@@ -213,20 +212,27 @@ export class RequestScope<R> {
 
   /**
    * Checks the request's `Idempotency-Key` (the route middleware calls this after the route
-   * is applied): returns a stored response to replay, or claims the key. Throws 400 (malformed
-   * key), 409 (in flight) or 422 (same key, other request) http errors.
+   * is applied): undefined at once without a key; else resolves with a stored response to
+   * replay, or with undefined once the key is claimed. Rejects with 400 (malformed key), 409
+   * (in flight) or 422 (same key, other request) http errors.
    */
-  claimIdempotency(): StoredResponse | undefined {
+  claimIdempotency(): Promise<StoredResponse | undefined> | undefined {
     const store = this.#guard.idempotency;
     if (!store) return undefined;
     const access = this.#guard.access;
     const key = access.header(this.#request, 'idempotency-key');
     if (key === undefined) return undefined;
     const print = fingerprint(access.method(this.#request), access.path(this.#request), access.body(this.#request));
-    const decision = store.claim(`${this.tenant ?? ''}\u0000${this.routeName}`, key, print);
-    if (decision.kind === 'replay') return decision.response;
-    if (decision.kind === 'proceed') this.#idempotency = decision.record;
-    return undefined;
+    // The claim outlives the request's deadline a little, in case the response takes its time.
+    const lease = Math.max(1_000, this.remaining()) + 30_000;
+    return store.claim(`${this.tenant ?? ''}\u0000${this.routeName}`, key, print, lease).then((decision) => {
+      if (decision.kind === 'replay') return decision.response;
+      if (decision.kind === 'proceed') {
+        if (this.#responseDone) store.settle(decision.record, undefined, undefined, false);
+        else this.#idempotency = decision.record;
+      }
+      return undefined;
+    });
   }
 
   /** The response closed: finished (store or release the key) or cut short (the client left). */
@@ -242,7 +248,7 @@ export class RequestScope<R> {
     if (!record) return;
     this.#idempotency = undefined;
     // A degraded answer is not what the client asked for: its retry should get a real one.
-    settleRecord(
+    this.#guard.idempotency!.settle(
       record,
       finished ? status : undefined,
       this.#responseBody,
@@ -257,8 +263,9 @@ export class RequestScope<R> {
    * within this request.
    */
   once<T>(operationId: string, fn: () => T | Promise<T>): Promise<T> {
-    const operations = this.#idempotency?.operations ?? (this.#operations ??= new Map());
-    return runOnce(operations, operationId, fn);
+    const record = this.#idempotency;
+    if (record) return this.#guard.idempotency!.runOnce(record, operationId, fn);
+    return runOnce((this.#operations ??= new Map()), operationId, fn);
   }
 
   /**
@@ -267,7 +274,7 @@ export class RequestScope<R> {
    * the cache, static and queue tiers in that order, then become a 503 (with `Retry-After`)
    * or a 504 (deadline) http error. Upstream text never reaches the client.
    */
-  degrade(error: unknown): DegradedResponse {
+  async degrade(error: unknown): Promise<DegradedResponse> {
     if (!isCallFailedError(error)) throw error;
     const failure = error as CallFailedError;
     const failureClass = failure.failureClass;
@@ -278,9 +285,10 @@ export class RequestScope<R> {
     const now = this.#guard.engine.clock.now();
     const route = this.#route;
     if (route.cache && this.#cacheKey !== undefined) {
-      const cached = this.#guard.cache.get(this.#cacheKey, route.cache.maxAge, now);
+      const wallNow = this.#guard.engine.clock.date();
+      const cached = await this.#guard.cache.get(this.#cacheKey, route.cache.maxAge, wallNow);
       if (cached) {
-        const age = Math.round((now - cached.storedAt) / 1000);
+        const age = Math.round((wallNow - cached.storedAt) / 1000);
         return this.#degraded(failure, {
           tier: 'cache',
           status: cached.status,
@@ -298,7 +306,7 @@ export class RequestScope<R> {
       });
     }
     if (route.queue && this.#last) {
-      const job = this.#guard.jobs.submit(this.#last.chain, this.#last.input, route.queue.ttl);
+      const job = await this.#guard.jobs.submit(this.#last.chain, this.#last.input, route.queue.ttl);
       if (job) {
         const location = `${this.#guard.jobsPath}/${job.id}`;
         return this.#degraded(failure, {

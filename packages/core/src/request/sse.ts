@@ -48,7 +48,7 @@ export async function streamSse<C>(
   try {
     next = await iterator.next();
   } catch (error) {
-    const degraded = scope.degrade(error);
+    const degraded = await scope.degrade(error);
     sink.start(degraded.status, { ...SSE_HEADERS, ...degraded.headers });
     await sink.write(event(undefined, degraded.body));
     await sink.write(event('done', { complete: false, degraded: degraded.tier }));

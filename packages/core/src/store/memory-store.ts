@@ -25,7 +25,8 @@ class MemoryStore implements Store {
   readonly #channels = new Map<string, Set<(message: string) => void>>();
 
   constructor(max: number, clock: { now(): number } | undefined) {
-    if (!Number.isInteger(max) || max < 1) throw new TypeError(`memoryStore: max must be a positive integer, got ${max}`);
+    if (!Number.isInteger(max) || max < 1)
+      throw new TypeError(`memoryStore: max must be a positive integer, got ${max}`);
     this.#entries = new LRUCache<string, string>({ max, ...(clock && { perf: { now: () => clock.now() } }) });
   }
 

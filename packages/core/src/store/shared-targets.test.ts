@@ -40,10 +40,11 @@ function cluster(store: Store, clock = new ManualClock()) {
   return { clock, provider, a: engine(), b: engine() };
 }
 
-const attempt = (engine: { call(input: unknown): Promise<unknown> }) => engine.call({}).then(
-  () => 'ok',
-  () => 'failed',
-);
+const attempt = (engine: { call(input: unknown): Promise<unknown> }) =>
+  engine.call({}).then(
+    () => 'ok',
+    () => 'failed',
+  );
 
 describe('shared state through a store', () => {
   it("sums every instance's failures into one rate: neither alone reaches the minimum, together they open", async () => {

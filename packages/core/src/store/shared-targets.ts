@@ -79,13 +79,15 @@ export class SharedState {
 
   /** Subscribes to the other instances' news and reads the current shared state. */
   start(): void {
-    this.store.subscribe(CHANNEL, (message) => this.#receive(message)).then(
-      (unsubscribe) => {
-        if (this.#closed) unsubscribe();
-        else this.#unsubscribe = unsubscribe;
-      },
-      () => {}, // the store reports its availability itself
-    );
+    this.store
+      .subscribe(CHANNEL, (message) => this.#receive(message))
+      .then(
+        (unsubscribe) => {
+          if (this.#closed) unsubscribe();
+          else this.#unsubscribe = unsubscribe;
+        },
+        () => {}, // the store reports its availability itself
+      );
     void this.#resync();
   }
 
