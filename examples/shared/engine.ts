@@ -1,11 +1,13 @@
 /**
  * The chat engine of the examples: OpenAI first, Anthropic second, both through their official
- * SDKs with their own retries off and a fetch with connect/headers/body timeouts.
+ * SDKs with their own retries off and a fetch with connect/headers/body timeouts. With
+ * `BREAKWATER_REDIS_URL` set, state is shared with every other instance on that Redis.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { createEngine, type Engine, type PolicyOptions } from '@breakwater/core';
 import { createTimeoutFetch, type TimeoutFetch } from '@breakwater/core/fetch';
+import { redisStore } from '@breakwater/redis';
 
 /** What the app asks: chat messages. */
 export interface ChatInput {
@@ -55,8 +57,11 @@ export function createChatEngine(
   const openaiModel = env.OPENAI_MODEL ?? 'gpt-4o-mini';
   const anthropicModel = env.ANTHROPIC_MODEL ?? 'claude-haiku-4-5';
 
+  // Several instances act as one through Redis: breakers, cooldowns, idempotency, cache, jobs, bulkheads.
+  const store = env.BREAKWATER_REDIS_URL ? redisStore({ url: env.BREAKWATER_REDIS_URL }) : undefined;
   const engine = createEngine<ChatInput, ChatAnswer, string>({
     ...(defaults ? { defaults } : {}),
+    ...(store ? { store } : {}),
     targets: {
       [PRIMARY]: {
         client: openai,
@@ -106,5 +111,12 @@ export function createChatEngine(
       },
     },
   });
-  return { engine, fetch, close: () => fetch.close() };
+  return {
+    engine,
+    fetch,
+    close: async () => {
+      engine.close();
+      await Promise.all([fetch.close(), store?.close()]);
+    },
+  };
 }

@@ -72,6 +72,16 @@ describe('the fault schedule', () => {
     expect(plan.decide(1_500).fault).toBe('overloaded');
     expect(plan.decide(2_000).fault).toBe('ok');
   });
+  it('goes down and up by hand', () => {
+    const plan = new FaultPlan({});
+    plan.down('server_error');
+    expect(plan.isDown(0)).toBe(true);
+    expect(plan.decide(0).fault).toBe('server_error');
+    plan.up();
+    expect(plan.isDown(0)).toBe(false);
+    expect(plan.decide(1).fault).toBe('ok');
+    expect(() => plan.down('nope' as never)).toThrow(TypeError);
+  });
 });
 
 describe('HTTP fakes', () => {

@@ -124,6 +124,7 @@ export class FaultPlan {
   readonly #random: () => number;
   readonly #script: FaultSpec[];
   readonly #outages: { from: number; to: number; fault: FaultSpec }[];
+  #manual: FaultSpec | undefined = undefined;
   readonly #options: FaultOptions;
   readonly #episodes: { fault: FaultSpec; upMean: number; downMean: number } | undefined;
   #episodeEnd = 0;
@@ -202,9 +203,19 @@ export class FaultPlan {
     faults.forEach((f, i) => this.#script.push(checkFault(f, `enqueue[${i}]`)));
   }
 
-  /** True while `now` (ms since start) falls in an outage window or episode. */
+  /** Starts an outage by hand (every request gets `fault`, default `unavailable`) until {@link FaultPlan.up}. */
+  down(fault: Fault = 'unavailable'): void {
+    this.#manual = checkFault(fault, 'down(fault)');
+  }
+
+  /** Ends an outage started by {@link FaultPlan.down}. */
+  up(): void {
+    this.#manual = undefined;
+  }
+
+  /** True while `now` (ms since start) falls in an outage (by hand, a window or an episode). */
   isDown(now: number): boolean {
-    return this.#outageAt(now) !== undefined;
+    return this.#manual !== undefined || this.#outageAt(now) !== undefined;
   }
 
   /** The outage episodes generated so far plus the configured windows (for reports). */
@@ -218,6 +229,7 @@ export class FaultPlan {
     const latencyMs = Math.max(0, sampleLatency(latency, random));
     const firstTokenMs = Math.max(0, sampleLatency(this.#options.firstTokenLatency, random));
     const spec = this.#script.shift() ??
+      this.#manual ??
       this.#outageAt(now) ??
       this.#limited(now) ??
       this.#transient() ?? { fault: 'ok' as const };

@@ -65,6 +65,10 @@ export interface FakeTarget {
   readonly active: number;
   readonly maxActive: number;
   enqueue(...faults: Fault[]): void;
+  /** Starts an outage now: every call gets `fault` (default `unavailable`) until `up()`. */
+  down(fault?: Fault): void;
+  /** Ends the outage started by `down()`. */
+  up(): void;
   isDown(): boolean;
   readonly episodes: readonly { from: number; to: number }[];
 }
@@ -199,6 +203,8 @@ export function fakeTarget(options: FakeTargetOptions = {}): FakeTarget {
       return maxActive;
     },
     enqueue: (...faults) => plan.enqueue(...faults),
+    down: (fault) => plan.down(fault),
+    up: () => plan.up(),
     isDown: () => plan.isDown(clock.now() - started),
     episodes: plan.episodes,
   };

@@ -40,7 +40,11 @@ export interface FakeProvider {
   readonly maxActive: number;
   /** Queues faults for the next requests. */
   enqueue(...faults: Fault[]): void;
-  /** True while an outage window or episode is running. */
+  /** Starts an outage now: every request gets `fault` (default `unavailable`) until {@link FakeProvider.up}. */
+  down(fault?: Fault): void;
+  /** Ends the outage started by {@link FakeProvider.down}. */
+  up(): void;
+  /** True while an outage (by hand, a window or an episode) is running. */
   isDown(): boolean;
   /** Outage episodes drawn so far (ms since start). */
   readonly episodes: readonly { from: number; to: number }[];
@@ -216,6 +220,8 @@ async function startFake(dialect: Dialect, options: FakeProviderOptions): Promis
       return maxActive;
     },
     enqueue: (...faults) => plan.enqueue(...faults),
+    down: (fault) => plan.down(fault),
+    up: () => plan.up(),
     isDown: () => plan.isDown(performance.now() - started),
     episodes: plan.episodes,
     close: () =>
