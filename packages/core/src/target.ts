@@ -218,7 +218,6 @@ export class TargetRuntime<I, O, C> implements SharedTargetHandle {
       clock.clearTimeout(timer);
       controller.signal.removeEventListener('abort', onAbort);
       this.#probing = false;
-      this.#shared?.probeDone(this.name);
       const now = clock.now();
       if (ok) this.breaker.onProbeSuccess(now);
       else this.breaker.onProbeFailure(now);

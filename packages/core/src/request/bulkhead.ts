@@ -47,9 +47,16 @@ export class Bulkheads {
   readonly #tenant: Pool | undefined;
   readonly #route: Pool | undefined;
   readonly #store: Store | undefined;
+  /** Requests waiting for a shared slot, by how to move them to the local pool. */
+  readonly #waiting = new Set<() => void>();
+  readonly #stopAvailability: (() => void) | undefined;
 
   constructor(options: BulkheadOptions, store?: Store) {
     this.#store = store?.bottleneckOptions ? store : undefined;
+    // When the store goes away, requests waiting for a shared slot would wait for news that never comes: move them.
+    this.#stopAvailability = this.#store?.onAvailability((available) => {
+      if (!available) for (const moveToLocal of [...this.#waiting]) moveToLocal();
+    });
     const record = checkObject(options, 'options.bulkheads', ['tenant', 'route']);
     const datastore = this.#store?.bottleneckOptions?.();
     this.#tenant = pool(
@@ -73,8 +80,9 @@ export class Bulkheads {
     const releases: Release[] = [];
     try {
       const shared = this.#store?.available === true;
-      if (this.#tenant) releases.push(await take(this.#tenant, tenant ?? 'anonymous', shared));
-      if (this.#route) releases.push(await take(this.#route, route, shared));
+      const waiting = shared ? this.#waiting : undefined;
+      if (this.#tenant) releases.push(await take(this.#tenant, tenant ?? 'anonymous', waiting));
+      if (this.#route) releases.push(await take(this.#route, route, waiting));
       return releases;
     } catch (error) {
       for (const release of releases) release();
@@ -84,6 +92,7 @@ export class Bulkheads {
 
   /** Stops the pools' timers. */
   close(): void {
+    this.#stopAvailability?.();
     for (const pool of [this.#tenant, this.#route]) {
       if (!pool) continue;
       void pool.group.disconnect(false);
@@ -124,37 +133,43 @@ const SLOT_EXPIRY = 300_000;
 const DROPPED = /dropped/i;
 
 /**
- * Waits for a slot of `key`'s limiter (the shared one when `shared`); the slot is held until
- * the returned release runs. A shared limiter that fails (the store went away) hands the
- * request to the local one.
+ * Waits for a slot of `key`'s limiter; the slot is held until the returned release runs. With
+ * `waiting` (the shared waits), the shared limiter is asked; when it fails or the store goes
+ * away meanwhile, the request moves to this process's pool.
  */
-function take(pool: Pool, key: string, shared: boolean): Promise<Release> {
-  const group = shared && pool.shared ? pool.shared : pool.group;
+function take(pool: Pool, key: string, waiting: Set<() => void> | undefined): Promise<Release> {
+  const group = waiting && pool.shared ? pool.shared : pool.group;
   return new Promise<Release>((resolve, reject) => {
-    let timedOut = false;
-    const refuse = (): void =>
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      waiting?.delete(moveToLocal);
+      return true;
+    };
+    const refuse = (): void => {
+      if (!settle()) return;
       reject(
         createHttpError(pool.status, pool.message, {
           headers: { 'retry-after': String(Math.max(1, Math.ceil(pool.queueTimeout / 1000))) },
         }),
       );
-    const timer = setTimeout(() => {
-      timedOut = true;
-      refuse();
-    }, pool.queueTimeout);
+    };
+    const moveToLocal = (): void => {
+      if (settle()) take(pool, key, undefined).then(resolve, reject);
+    };
+    const timer = setTimeout(refuse, pool.queueTimeout);
+    if (group !== pool.group) waiting!.add(moveToLocal);
     group
       .key(key)
       .schedule({ expiration: SLOT_EXPIRY }, () => {
-        if (timedOut) return Promise.resolve();
-        clearTimeout(timer);
+        if (!settle()) return Promise.resolve(); // refused or moved meanwhile: give the slot back at once
         return new Promise<void>((release) => resolve(() => release()));
       })
       .catch((error: unknown) => {
-        clearTimeout(timer);
-        if (timedOut) return;
-        if (group !== pool.group && !DROPPED.test(String((error as Error)?.message))) {
-          take(pool, key, false).then(resolve, reject); // the store failed: this process's pool decides
-        } else refuse(); // dropped: the queue was full
+        if (group !== pool.group && !DROPPED.test(String((error as Error)?.message))) moveToLocal(); // the store failed
+        else refuse(); // dropped: the queue was full
       });
   });
 }

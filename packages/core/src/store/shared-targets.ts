@@ -59,7 +59,8 @@ export class SharedState {
   #closed = false;
   #unsubscribe: (() => void) | undefined = undefined;
   readonly #stopAvailability: () => void;
-  #available: boolean;
+  /** What was last told (the first connection is not news: only losing it and getting it back are). */
+  #reported = true;
   #warned = false;
 
   constructor(store: Store, clock: Clock, events: EngineEmitter, syncMs: number) {
@@ -67,7 +68,6 @@ export class SharedState {
     this.#clock = clock;
     this.#events = events;
     this.#syncMs = syncMs;
-    this.#available = store.available;
     this.#stopAvailability = store.onAvailability((available, error) => this.#availability(available, error));
   }
 
@@ -118,6 +118,8 @@ export class SharedState {
   /**
    * Takes the probe lock of `target` for `ttl` ms. Resolves true when this instance should
    * probe: it got the lock, or the store cannot be asked (then every instance probes alone).
+   * The lock is never released early: it expires, so that an instance that meets the ended
+   * cooldown just after the probe cannot probe again before the result reaches it.
    */
   async probeLock(target: string, ttl: number): Promise<boolean> {
     try {
@@ -125,11 +127,6 @@ export class SharedState {
     } catch {
       return true;
     }
-  }
-
-  /** Lets the next cooldown's probe go to any instance. */
-  probeDone(target: string): void {
-    this.#quietly(this.store.delete(`probe:${target}`));
   }
 
   /** Stops syncing and listening (the store itself stays open: it may serve others). */
@@ -237,8 +234,10 @@ export class SharedState {
   }
 
   #availability(available: boolean, error?: unknown): void {
-    if (available === this.#available || this.#closed) return;
-    this.#available = available;
+    if (this.#closed) return;
+    if (available) void this.#resync(); // also on the first connection: the start's read may have come too early
+    if (available === this.#reported) return;
+    this.#reported = available;
     if (this.#events.wants('store')) this.#events.emit('store', { kind: this.store.kind, available, error });
     else if (!available && !this.#warned) {
       this.#warned = true;
@@ -247,7 +246,6 @@ export class SharedState {
         'BreakwaterWarning',
       );
     }
-    if (available) void this.#resync();
   }
 
   /** Clock ms to wall-clock epoch ms. */
