@@ -128,7 +128,9 @@ describe.skipIf(skipWithoutRedis)('three instances on one Redis', () => {
     expect(chatCalls(openai[1]!)).toEqual([]);
     expect(chatCalls(openai[2]!)).toEqual([]);
     // One synthetic probe (GET /v1/models) among the three, though all three met the ended cooldown.
-    const probes = openai.flatMap((o) => o.fake.requests.filter((r) => r.method === 'GET' && r.path.includes('/models')));
+    const probes = openai.flatMap((o) =>
+      o.fake.requests.filter((r) => r.method === 'GET' && r.path.includes('/models')),
+    );
     expect(probes).toHaveLength(1);
     // Users were answered throughout (by Anthropic while OpenAI was out).
     expect(statuses.every((s) => s === 200)).toBe(true);
@@ -157,7 +159,9 @@ describe.skipIf(skipWithoutRedis)('three instances on one Redis', () => {
     phase = 'after';
     await waitFor(() => instances.every((instance) => storeLogs(instance, true) === 1), 10_000, 'recovery logs').catch(
       (error: Error) => {
-        throw new Error(`${error.message}: ${JSON.stringify(instances.map((i) => i.logs.filter((l) => l.event === 'breakwater.store')))}`);
+        throw new Error(
+          `${error.message}: ${JSON.stringify(instances.map((i) => i.logs.filter((l) => l.event === 'breakwater.store')))}`,
+        );
       },
     );
     const atRecovery = served();
@@ -178,7 +182,9 @@ describe.skipIf(skipWithoutRedis)('three instances on one Redis', () => {
 
 /** When the instance logged its OpenAI breaker opening (wall ms), if it did. */
 function opened(instance: Instance): number | undefined {
-  const record = instance.logs.find((l) => l.event === 'breakwater.breaker' && l.target === 'openai' && l.to === 'open');
+  const record = instance.logs.find(
+    (l) => l.event === 'breakwater.breaker' && l.target === 'openai' && l.to === 'open',
+  );
   return record?.wallAt as number | undefined;
 }
 

@@ -30,7 +30,8 @@ export function startInstance(name: string, env: Record<string, string>): Promis
     if (process.env.CLUSTER_DEBUG) process.stderr.write(`[${name}] ${chunk.toString()}`);
   });
   child.on('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGTERM') process.stderr.write(`instance ${name} exited (${code ?? signal}): ${stderr.slice(-2000)}\n`);
+    if (code !== 0 && signal !== 'SIGTERM')
+      process.stderr.write(`instance ${name} exited (${code ?? signal}): ${stderr.slice(-2000)}\n`);
   });
   return new Promise<Instance>((resolve, reject) => {
     const timer = setTimeout(() => {

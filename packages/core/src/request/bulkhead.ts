@@ -168,7 +168,8 @@ function take(pool: Pool, key: string, waiting: Set<() => void> | undefined): Pr
         return new Promise<void>((release) => resolve(() => release()));
       })
       .catch((error: unknown) => {
-        if (group !== pool.group && !DROPPED.test(String((error as Error)?.message))) moveToLocal(); // the store failed
+        if (group !== pool.group && !DROPPED.test(String((error as Error)?.message)))
+          moveToLocal(); // the store failed
         else refuse(); // dropped: the queue was full
       });
   });
