@@ -52,6 +52,8 @@ export class TargetRuntime<I, O, C> implements SharedTargetHandle {
   readonly #shared: SharedState | undefined;
   /** The last cooldown end told to the other instances. */
   #publishedCooldown = 0;
+  /** Rate-limit usage not yet added to the shared counters. */
+  #unsyncedUsage = { requests: 0, tokens: 0 };
 
   constructor(config: ResolvedTarget<I, O, C>, clock: Clock, events: EngineEmitter, shared?: SharedState) {
     this.name = config.name;
@@ -104,8 +106,15 @@ export class TargetRuntime<I, O, C> implements SharedTargetHandle {
     const admission = this.breaker.admit(now);
     if (admission === Admission.Allow || admission === Admission.Trial) {
       this.#inFlight++;
-      this.#requestBucket?.take(1);
-      this.#tokenBucket?.take(cost);
+      if (this.config.rateLimit) {
+        this.#requestBucket?.take(1);
+        this.#tokenBucket?.take(cost);
+        if (this.#shared) {
+          this.#unsyncedUsage.requests++;
+          this.#unsyncedUsage.tokens += cost;
+          this.#shared.scheduleSync();
+        }
+      }
       return admission;
     }
     if (admission === Admission.ProbeDue) this.#startProbe();
@@ -155,6 +164,24 @@ export class TargetRuntime<I, O, C> implements SharedTargetHandle {
       this.#publishedCooldown = this.#cooldownUntil;
       this.#shared.cooledDown(this, this.#cooldownUntil, now);
     }
+  }
+
+  /** True when the target paces itself (`rateLimit`). */
+  get paced(): boolean {
+    return this.config.rateLimit !== undefined;
+  }
+
+  /** Hands over the rate-limit usage not yet shared, and forgets it. */
+  takeUsage(): { requests: number; tokens: number } {
+    const usage = this.#unsyncedUsage;
+    this.#unsyncedUsage = { requests: 0, tokens: 0 };
+    return usage;
+  }
+
+  /** Takes what other instances spent of the shared rate limit out of this instance's buckets. */
+  spendElsewhere(requests: number, tokens: number): void {
+    if (requests > 0) this.#requestBucket?.take(requests);
+    if (tokens > 0) this.#tokenBucket?.take(tokens);
   }
 
   /** Adopts a cooldown another instance met (clock ms), without telling it again. */

@@ -169,3 +169,31 @@ describe('shared state through a store', () => {
     expect(b.status('primary').breaker).toBe('open'); // the resync published the opening
   });
 });
+
+describe('shared rate limits', () => {
+  it("spends every instance's usage from each one's buckets: a limit of 6 per minute holds across two", async () => {
+    const store = memoryStore();
+    const clock = new ManualClock();
+    let calls = 0;
+    const make = () =>
+      createEngine({
+        clock,
+        store,
+        syncInterval: 100,
+        targets: {
+          primary: { call: () => Promise.resolve(++calls), rateLimit: { requestsPerMinute: 6, burst: 6 } },
+        },
+      });
+    const a = make();
+    const b = make();
+    await clock.advance(1); // both read the counters once
+    for (let i = 0; i < 6; i++) await attempt(a);
+    expect(calls).toBe(6);
+    await clock.advance(250); // a shares its usage; b spends it from its own bucket
+    for (let i = 0; i < 6; i++) await attempt(b);
+    // 250 ms at 6 per minute refills a tenth of a request: b gets nothing more.
+    expect(calls).toBe(6);
+    a.close();
+    b.close();
+  });
+});

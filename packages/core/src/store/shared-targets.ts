@@ -12,6 +12,12 @@ export interface SharedTargetHandle {
   applyCooldown(until: number): void;
   /** The target's own cooldown end (clock ms), 0 when none. */
   readonly cooldownUntil: number;
+  /** True when the target has a client-side rate limit (shared as usage counters). */
+  readonly paced: boolean;
+  /** Own rate-limit usage since the last sync (then forgotten). */
+  takeUsage(): { requests: number; tokens: number };
+  /** Spends what the other instances used from this instance's rate-limit buckets. */
+  spendElsewhere(requests: number, tokens: number): void;
 }
 
 /** A message between instances on the store's pub/sub channel. */
@@ -56,6 +62,8 @@ export class SharedState {
   readonly #targets = new Map<string, SharedTargetHandle>();
   #timer: unknown = undefined;
   #syncing = false;
+  /** The cluster's usage counters as last seen, per target (to tell others' new usage from ours). */
+  readonly #usageSeen = new Map<string, { requests: number; tokens: number }>();
   #closed = false;
   #unsubscribe: (() => void) | undefined = undefined;
   readonly #stopAvailability: () => void;
@@ -89,6 +97,8 @@ export class SharedState {
         () => {}, // the store reports its availability itself
       );
     void this.#resync();
+    // Paced targets keep syncing while idle, so that the others' usage is known before this instance spends.
+    if ([...this.#targets.values()].some((target) => target.paced)) void this.#sync();
   }
 
   /** A local breaker transition: tell the others (the store keeps open breakers for late joiners). */
@@ -139,6 +149,11 @@ export class SharedState {
     this.#stopAvailability();
   }
 
+  /** Asks for a background sync soon (new usage to share). */
+  scheduleSync(): void {
+    this.#arm();
+  }
+
   /** Arms the background sync once (a breaker recorded a call). */
   readonly #arm = (): void => {
     if (this.#timer !== undefined || this.#closed) return;
@@ -157,9 +172,15 @@ export class SharedState {
     if (this.#syncing) return this.#arm();
     this.#syncing = true;
     try {
-      await Promise.all([...this.#targets.values()].map((target) => this.#syncTarget(target)));
+      await Promise.all(
+        [...this.#targets.values()].flatMap((target) => [
+          this.#syncTarget(target),
+          ...(target.paced ? [this.#syncUsage(target)] : []),
+        ]),
+      );
     } finally {
       this.#syncing = false;
+      if ([...this.#targets.values()].some((target) => target.paced)) this.#arm();
     }
   }
 
@@ -188,6 +209,30 @@ export class SharedState {
     }
     for (let i = 0; i < epochs.length; i++) breaker.setGlobalCounts(epochs[i]!, totals[2 * i]!, totals[2 * i + 1]!);
     breaker.evaluate(this.#clock.now());
+  }
+
+  /**
+   * Adds this instance's rate-limit usage to the cluster's counters and spends the others'
+   * new usage from the local buckets, so that a limit holds across instances (within one
+   * sync interval, and one burst per instance that was idle).
+   */
+  async #syncUsage(target: SharedTargetHandle): Promise<void> {
+    const own = target.takeUsage();
+    const ttl = 3_600_000;
+    let totals: [number, number];
+    try {
+      totals = await Promise.all([
+        this.store.increment(`usage:${target.name}:requests`, own.requests, ttl),
+        this.store.increment(`usage:${target.name}:tokens`, own.tokens, ttl),
+      ]);
+    } catch {
+      return; // this instance's own usage was spent locally already; the others' stays unknown while down
+    }
+    const seen = this.#usageSeen.get(target.name);
+    this.#usageSeen.set(target.name, { requests: totals[0], tokens: totals[1] });
+    // The first sync, or counters that expired or were reset: start from here.
+    if (!seen || totals[0] < seen.requests || totals[1] < seen.tokens) return;
+    target.spendElsewhere(totals[0] - seen.requests - own.requests, totals[1] - seen.tokens - own.tokens);
   }
 
   #receive(raw: string): void {
