@@ -1,6 +1,6 @@
 /**
- * Queued jobs live in Redis: a job queued by one instance survives that instance's restart
- * and is run by another, and its status URL answers on any instance.
+ * The request path's state on Redis: a job queued by one instance survives that instance's
+ * restart and is run by another; a response cached by one instance answers for another.
  */
 import express from 'express';
 import request from 'supertest';
@@ -18,6 +18,13 @@ function instance(engine: AnyEngine) {
   app.post('/ask', bw.route({ name: 'ask', queue: true }), async (req, res) => {
     res.json(await req.breakwater.call(req.body));
   });
+  app.post(
+    '/cached',
+    bw.route({ name: 'cached', cache: { key: (req) => req.body, maxAge: '1m' } }),
+    async (req, res) => {
+      res.json(await req.breakwater.call(req.body));
+    },
+  );
   app.use(bw.errors);
   return { app, close: () => bw.close() };
 }
@@ -69,4 +76,39 @@ describe.skipIf(skipWithoutRedis)('queued jobs on Redis', () => {
       await secondStore.close();
     }
   }, 20_000);
+
+  it("answer from the cache tier with another instance's response", async () => {
+    const stores = [0, 1].map(() => redisStore({ url: redis.url, prefix: 'cache-test:' }));
+    await waitFor(() => stores.every((s) => s.available), 5_000, 'the stores to connect');
+    const healthy = createEngine({
+      store: stores[0],
+      targets: { llm: { call: () => Promise.resolve({ answer: 'fresh' }) } },
+    });
+    const down = createEngine({
+      store: stores[1],
+      targets: { llm: { call: () => Promise.reject(Object.assign(new Error('down'), { status: 503 })) } },
+      defaults: { retry: { maxAttempts: 1 } },
+    });
+    const [a, b] = [instance(healthy), instance(down)];
+    try {
+      expect((await request(a.app).post('/cached').send({ q: 'same question' })).body).toEqual({ answer: 'fresh' });
+      // The write to Redis runs in the background: ask until it has landed (bounded).
+      let degraded = await request(b.app).post('/cached').send({ q: 'same question' });
+      for (let i = 0; i < 50 && degraded.status !== 200; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        degraded = await request(b.app).post('/cached').send({ q: 'same question' });
+      }
+      expect(degraded.status).toBe(200);
+      expect(degraded.headers['x-breakwater-degraded']).toBe('cache');
+      expect(degraded.body).toMatchObject({ answer: 'fresh', degraded: 'cache', stale: true });
+      // Another question was never answered anywhere: nothing to serve.
+      expect((await request(b.app).post('/cached').send({ q: 'other question' })).status).toBe(503);
+    } finally {
+      a.close();
+      b.close();
+      healthy.close();
+      down.close();
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
 });
