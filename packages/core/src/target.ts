@@ -224,12 +224,14 @@ export class TargetRuntime<I, O, C> implements SharedTargetHandle {
     if (!shared) return this.#runProbe();
     const lockMs = this.config.policy.timeouts.attempt + 1_000;
     void shared.probeLock(this.name, lockMs).then((mine) => {
-      if (mine) return this.#runProbe();
+      // Closed meanwhile by another instance's probe: nothing to ask.
+      if (mine && this.breaker.state === 'half_open') return this.#runProbe();
       this.#probing = false;
-      this.breaker.probeElsewhere(this.#clock.now(), lockMs);
+      if (!mine) this.breaker.probeElsewhere(this.#clock.now(), lockMs);
     });
   }
 
+  /** Sends the probe under the attempt timeout, and closes or reopens the breaker with its answer. */
   #runProbe(): void {
     const probe = this.config.probe!;
     const clock = this.#clock;
