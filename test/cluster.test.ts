@@ -67,6 +67,7 @@ describe.skipIf(skipWithoutRedis)('three instances on one Redis', () => {
     expect(results.map((r) => r.status)).toEqual(Array(30).fill(200));
     expect(anthropic.requests.length - before).toBe(30);
     // Each instance alone would let 3 through: 9 at once. Through Redis, 3 for all.
+    console.info(`tenant limit 3: at most ${anthropic.maxActive} calls at once at the provider`);
     expect(anthropic.maxActive).toBeLessThanOrEqual(3);
     expect(anthropic.maxActive).toBeGreaterThanOrEqual(2);
   }, 30_000);
@@ -107,6 +108,7 @@ describe.skipIf(skipWithoutRedis)('three instances on one Redis', () => {
     const openedAt = opened(first)!;
     // The others adopt the opening (reason "shared") and stop calling their own OpenAI fakes.
     await waitFor(() => opened(second) !== undefined && opened(third) !== undefined, 2_000, 'the others to open');
+    console.info(`breaker opening adopted after ${opened(second)! - openedAt} and ${opened(third)! - openedAt} ms`);
     expect(opened(second)! - openedAt).toBeLessThan(1_000);
     expect(opened(third)! - openedAt).toBeLessThan(1_000);
     expect(second.logs.find((l) => l.event === 'breakwater.breaker' && l.to === 'open')?.reason).toBe('shared');
@@ -169,6 +171,9 @@ describe.skipIf(skipWithoutRedis)('three instances on one Redis', () => {
     phase = 'done';
     await Promise.all(traffic);
 
+    console.info(
+      `Redis stopped mid-run: ${statuses.length} requests, ${statuses.filter((s) => s !== 200).length} not 200`,
+    );
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
     for (const instance of instances) expect(storeLogs(instance, false)).toBe(1);
     // Shared again: a key claimed on one instance is replayed by another.
