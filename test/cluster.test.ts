@@ -155,7 +155,7 @@ describe.skipIf(skipWithoutRedis)('three instances on one Redis', () => {
     phase = 'outage';
     await waitFor(() => instances.every((instance) => storeLogs(instance, false) === 1), 5_000, 'outage logs');
     const atOutage = served();
-    await waitFor(() => served() > atOutage + 60, 10_000, 'traffic with Redis down');
+    await waitFor(() => served() > atOutage + 150, 15_000, 'traffic with Redis down');
 
     await redis.start();
     phase = 'after';

@@ -35,6 +35,8 @@ export interface IdempotencyRecord {
   readonly operations: OperationResults;
   /** Side-effect results stored under the key, by operation id (JSON values). */
   readonly saved: Record<string, unknown>;
+  /** The claim's lease (wall-clock ms), kept when the record is rewritten. */
+  readonly lease: number;
 }
 
 /** Options of the `Idempotency-Key` handling. */
@@ -116,7 +118,7 @@ export class IdempotencyStore {
         state: 'in_flight',
         fingerprint: record.fingerprint,
         operations: record.saved,
-        lease: this.#clock.date() + 60_000,
+        lease: record.lease,
       };
       // Stored before the result is handed on, so that a retry elsewhere finds it (bounded by the store's timeout).
       await record.store.set(record.id, JSON.stringify(stored), { ttl: this.#options.ttl }).catch(() => {});
@@ -130,7 +132,7 @@ export class IdempotencyStore {
       const lease = this.#clock.date() + leaseMs;
       const fresh: StoredRecord = { state: 'in_flight', fingerprint, operations: {}, lease };
       if (await store.set(id, JSON.stringify(fresh), { ttl, ifAbsent: true })) {
-        return { kind: 'proceed', record: claimed(id, store, fingerprint, {}) };
+        return { kind: 'proceed', record: { id, store, fingerprint, operations: new Map(), saved: {}, lease } };
       }
       const raw = await store.get(id);
       if (raw === undefined) continue; // expired meanwhile: claim again
@@ -142,15 +144,12 @@ export class IdempotencyStore {
       // Released (or its owner's lease ran out): take it over, keeping the side effects already done.
       const next: StoredRecord = { ...existing, state: 'in_flight', lease };
       if (await store.compareAndSet(id, raw, JSON.stringify(next), ttl)) {
-        return { kind: 'proceed', record: claimed(id, store, fingerprint, existing.operations ?? {}) };
+        const saved = existing.operations ?? {};
+        return { kind: 'proceed', record: { id, store, fingerprint, operations: new Map(), saved, lease } };
       }
     }
     return { kind: 'in_flight' };
   }
-}
-
-function claimed(id: string, store: Store, fingerprint: string, saved: Record<string, unknown>): IdempotencyRecord {
-  return { id, store, fingerprint, operations: new Map(), saved };
 }
 
 /** Statuses that mean "try again later": never stored, so the retry runs. */
