@@ -155,6 +155,7 @@ describe.skipIf(skipWithoutRedis)('three instances on one Redis', () => {
     phase = 'outage';
     await waitFor(() => instances.every((instance) => storeLogs(instance, false) === 1), 5_000, 'outage logs');
     const atOutage = served();
+    expect(await status(instances[0]!)).toEqual({ kind: 'redis', available: false });
     await waitFor(() => served() > atOutage + 150, 15_000, 'traffic with Redis down');
 
     await redis.start();
@@ -167,6 +168,7 @@ describe.skipIf(skipWithoutRedis)('three instances on one Redis', () => {
       },
     );
     const atRecovery = served();
+    expect(await status(instances[0]!)).toEqual({ kind: 'redis', available: true });
     await waitFor(() => served() > atRecovery + 30, 5_000, 'traffic after recovery');
     phase = 'done';
     await Promise.all(traffic);
@@ -197,6 +199,12 @@ function closedAfter(instance: Instance, at: number): boolean {
   return instance.logs.some(
     (l) => l.event === 'breakwater.breaker' && l.target === 'openai' && l.to === 'closed' && (l.wallAt as number) > at,
   );
+}
+
+/** The store line of an instance's status view. */
+async function status(instance: Instance): Promise<unknown> {
+  const response = await fetch(`${instance.url}/_breakwater/status`);
+  return ((await response.json()) as { store?: unknown }).store;
 }
 
 function storeLogs(instance: Instance, available: boolean): number {

@@ -280,7 +280,10 @@ export class Guard<R> {
       if (minute - bucket.minute >= 5) continue;
       for (const [tier, n] of bucket.counts) recentTiers[tier] = (recentTiers[tier] ?? 0) + n;
     }
-    return { at: new Date(this.engine.clock.date()).toISOString(), targets, recentTiers };
+    const snapshot: StatusSnapshot = { at: new Date(this.engine.clock.date()).toISOString(), targets, recentTiers };
+    const store = this.engine.store;
+    if (store) snapshot.store = { kind: store.kind, available: store.available };
+    return snapshot;
   }
 
   #countTier(tier: string): void {

@@ -4,6 +4,7 @@ import type { Engine } from '../engine.js';
 import { isCallFailedError } from '../errors.js';
 import type { SharedOrLocal } from '../store/shared-or-local.js';
 import type { Store } from '../store/store.js';
+import { parseJson } from '../store/json.js';
 
 /** A job's state. */
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
@@ -98,9 +99,8 @@ export class JobQueue {
   async get(id: string): Promise<JobView | undefined> {
     for (const store of this.#stores.all) {
       const raw = await store.get(`job:${id}`).catch(() => undefined);
-      if (raw === undefined) continue;
-      const job = JSON.parse(raw) as StoredJob;
-      if (this.#clock.date() < job.expiresAt) return view(job);
+      const job = raw === undefined ? undefined : parseJson<StoredJob>(raw);
+      if (job && this.#clock.date() < job.expiresAt) return view(job);
     }
     return undefined;
   }

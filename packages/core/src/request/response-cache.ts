@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { parseJson } from '../store/json.js';
 import type { Store } from '../store/store.js';
 
 /** A response kept for the cache tier. */
@@ -43,7 +44,7 @@ export class ResponseCache {
     let entry = this.#entries.get(key);
     if (!entry && this.#shared?.available) {
       const raw = await this.#shared.get(storeKey(key)).catch(() => undefined);
-      if (raw !== undefined) entry = JSON.parse(raw) as CachedResponse;
+      if (raw !== undefined) entry = parseJson<CachedResponse>(raw);
     }
     if (!entry) return undefined;
     if (now - entry.storedAt > maxAge) {

@@ -7,6 +7,8 @@ export interface StatusSnapshot {
   targets: (TargetStatus & { openForMs?: number; cooldownForMs?: number; inFlight: number })[];
   /** Requests per answering tier over the last five minutes. */
   recentTiers: Record<string, number>;
+  /** The shared store, when the engine has one: its kind and whether it answers now. */
+  store?: { kind: string; available: boolean };
 }
 
 const escapeHtml = (text: string): string =>
@@ -33,7 +35,11 @@ table{border-collapse:collapse;margin:0 0 2rem}td,th{padding:.35rem .8rem;border
 .badge{padding:.1rem .5rem;border-radius:.6rem;font-weight:600;color:#fff}
 .badge.closed{background:#2f9e44}.badge.open{background:#e03131}.badge.half-open{background:#f08c00}
 </style></head><body>
-<h1>breakwater</h1><p>As of ${escapeHtml(snapshot.at)}</p>
+<h1>breakwater</h1><p>As of ${escapeHtml(snapshot.at)}${
+    snapshot.store
+      ? ` · shared state: ${escapeHtml(snapshot.store.kind)} <span id="store">${snapshot.store.available ? 'connected' : 'unreachable (this instance alone)'}</span>`
+      : ''
+  }</p>
 <h2>Targets</h2>
 <table id="targets"><thead><tr><th>target</th><th>breaker</th><th>next probe in</th><th>cooldown</th><th>failures / calls (window)</th><th>in flight</th><th>retry budget</th></tr></thead>
 <tbody>
