@@ -197,3 +197,12 @@ describe('shared rate limits', () => {
     b.close();
   });
 });
+
+describe('store options', () => {
+  it('names a store that is not one, and a bad sync interval', () => {
+    const targets = { a: { call: () => Promise.resolve(1) } };
+    expect(() => createEngine({ targets, store: {} as Store })).toThrow(/options\.store/);
+    expect(() => createEngine({ targets, store: memoryStore(), syncInterval: -1 })).toThrow(/options\.syncInterval/);
+    expect(() => memoryStore({ max: 0 })).toThrow(TypeError);
+  });
+});
