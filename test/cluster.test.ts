@@ -210,3 +210,57 @@ async function status(instance: Instance): Promise<unknown> {
 function storeLogs(instance: Instance, available: boolean): number {
   return instance.logs.filter((l) => l.event === 'breakwater.store' && l.available === available).length;
 }
+
+describe.skipIf(skipWithoutRedis)('a per-target rate limit across three instances', () => {
+  let redis: RedisServer;
+  let openai: FakeProvider;
+  let anthropic: FakeProvider;
+  let instances: Instance[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    openai = await fakeOpenAI({ latency: 5 });
+    anthropic = await fakeAnthropic({ latency: 5 });
+    instances = await Promise.all(
+      [0, 1, 2].map((i) =>
+        startInstance(`r${i}`, {
+          BREAKWATER_REDIS_URL: redis.url,
+          OPENAI_BASE_URL: openai.baseURL,
+          ANTHROPIC_BASE_URL: anthropic.baseURL,
+          OPENAI_REQUESTS_PER_MINUTE: '120', // 2 per second, a burst of 2
+          LEDGER_URL: 'http://127.0.0.1:9/unused',
+        }),
+      ),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(instances.map((instance) => instance.stop()));
+    await Promise.all([openai?.close(), anthropic?.close()]);
+    await redis?.stop();
+  });
+
+  it('holds across the instances: about 2 per second reach the provider, not 2 per instance', async () => {
+    const statuses: number[] = [];
+    const started = Date.now();
+    const seconds = 3;
+    await Promise.all(
+      instances.map(async (instance, i) => {
+        for (let n = 0; Date.now() - started < seconds * 1_000; n++) {
+          statuses.push((await post(`${instance.url}/v1/chat`, ask(`paced ${i}-${n}`))).status);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }),
+    );
+    const reached = openai.requests.filter((r) => r.method === 'POST').length;
+    const elapsed = (Date.now() - started) / 1_000;
+    console.info(
+      `rate limit 2/s over ${elapsed.toFixed(1)} s: ${reached} of ${statuses.length} requests reached OpenAI`,
+    );
+    expect(statuses.every((s) => s === 200)).toBe(true); // the rest went to Anthropic
+    // One bucket for all: the burst (2) plus 2 per second, and a little for the sync interval's lag.
+    // Three separate buckets would let about three times as many through.
+    expect(reached).toBeLessThanOrEqual(2 + 2 * elapsed + 4);
+    expect(reached).toBeGreaterThanOrEqual(2 * seconds);
+  }, 30_000);
+});

@@ -55,6 +55,7 @@ export function createChatEngine(
     fetch,
   });
   const openaiModel = env.OPENAI_MODEL ?? 'gpt-4o-mini';
+  const openaiPerMinute = env.OPENAI_REQUESTS_PER_MINUTE ? Number(env.OPENAI_REQUESTS_PER_MINUTE) : undefined;
   const anthropicModel = env.ANTHROPIC_MODEL ?? 'claude-haiku-4-5';
 
   // Several instances act as one through Redis: breakers, cooldowns, idempotency, cache, jobs, bulkheads.
@@ -65,6 +66,8 @@ export function createChatEngine(
     targets: {
       [PRIMARY]: {
         client: openai,
+        // Client-side pacing (shared by every instance with BREAKWATER_REDIS_URL); out of budget, the chain moves on.
+        ...(openaiPerMinute ? { rateLimit: { requestsPerMinute: openaiPerMinute } } : {}),
         call: async (input, { signal }) => {
           const completion = await openai.chat.completions.create(
             { model: openaiModel, messages: input.messages },
