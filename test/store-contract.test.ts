@@ -87,5 +87,7 @@ contract(
 describe('redisStore options', () => {
   it('refuses a URL that is not redis://', () => {
     expect(() => redisStore({ url: 'http://localhost:6379' })).toThrow(/redis:\/\/ or rediss:\/\//);
+    expect(() => redisStore({ url: 'http://user:secret@localhost:6379' })).toThrow(/\*\*\*@localhost/);
+    expect(() => redisStore({ url: 'redis://localhost', commandTimeout: 0 })).toThrow(/commandTimeout/);
   });
 });

@@ -74,7 +74,8 @@ class RedisStore implements Store {
 
   constructor(options: RedisStoreOptions) {
     if (!options || typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url)) {
-      throw new TypeError(`redisStore: options.url must be a redis:// or rediss:// URL, got ${String(options?.url)}`);
+      const shown = String(options?.url).replace(/\/\/[^@/]*@/, '//***@'); // never print a password
+      throw new TypeError(`redisStore: options.url must be a redis:// or rediss:// URL, got ${shown}`);
     }
     const commandTimeout = options.commandTimeout ?? 250;
     if (!Number.isFinite(commandTimeout) || commandTimeout <= 0) {
