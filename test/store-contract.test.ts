@@ -47,9 +47,10 @@ function contract(name: string, make: () => Store, skip = false) {
       expect(await store.increment(k, 0)).toBe(20);
     });
 
-    it('expires keys after their TTL', async () => {
+    it('expires keys after their TTL, kept by a compare-and-set without one', async () => {
       const k = key('ttl');
-      await store.set(k, 'v', { ttl: 30 });
+      await store.set(k, 'v0', { ttl: 30 });
+      expect(await store.compareAndSet(k, 'v0', 'v')).toBe(true);
       await store.increment(`${k}:n`, 1, 30);
       await new Promise((r) => setTimeout(r, 80)); // real TTLs: the store's own clock
       expect(await store.get(k)).toBeUndefined();

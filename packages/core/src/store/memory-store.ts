@@ -42,7 +42,8 @@ class MemoryStore implements Store {
 
   compareAndSet(key: string, expected: string | undefined, value: string, ttl?: number): Promise<boolean> {
     if (this.#entries.get(key) !== expected) return Promise.resolve(false);
-    this.#entries.set(key, value, ttl === undefined ? undefined : { ttl });
+    // Without a TTL the key keeps the one it had (as Redis's KEEPTTL).
+    this.#entries.set(key, value, ttl === undefined ? { noUpdateTTL: true } : { ttl });
     return Promise.resolve(true);
   }
 
