@@ -275,3 +275,28 @@ export class FaultPlan {
     return checkFault(pick, 'transient');
   }
 }
+
+/** What both fakes let a test do with their fault plan. */
+export interface FaultControls {
+  /** Queues faults for the next requests. */
+  enqueue(...faults: Fault[]): void;
+  /** Starts an outage now: every request gets `fault` (default `unavailable`) until `up()`. */
+  down(fault?: Fault): void;
+  /** Ends the outage started by `down()`. */
+  up(): void;
+  /** True while an outage (by hand, a window or an episode) is running. */
+  isDown(): boolean;
+  /** Outage episodes drawn so far (ms since start). */
+  readonly episodes: readonly { from: number; to: number }[];
+}
+
+/** The {@link FaultControls} of `plan`, for a fake whose time since start is `elapsed()`. */
+export function faultControls(plan: FaultPlan, elapsed: () => number): FaultControls {
+  return {
+    enqueue: (...faults) => plan.enqueue(...faults),
+    down: (fault) => plan.down(fault),
+    up: () => plan.up(),
+    isDown: () => plan.isDown(elapsed()),
+    episodes: plan.episodes,
+  };
+}

@@ -1,5 +1,5 @@
 import { openaiDialect } from './dialects.js';
-import { FaultPlan, type Fault, type FaultName } from './faults.js';
+import { FaultPlan, faultControls, type FaultControls, type FaultName } from './faults.js';
 import { replyText, splitChunks } from './reply.js';
 import type { FakeProviderOptions } from './server.js';
 
@@ -52,7 +52,7 @@ export interface FakeAnswer {
 }
 
 /** An in-process fake provider with the same fault model as the HTTP fakes and no sockets. */
-export interface FakeTarget {
+export interface FakeTarget extends FaultControls {
   call(input: unknown, ctx: { signal: AbortSignal }): Promise<FakeAnswer>;
   stream(input: unknown, ctx: { signal: AbortSignal }): AsyncIterable<FakeChunk>;
   /** A cheap health check that follows the same outages (for breaker probes). */
@@ -64,13 +64,6 @@ export interface FakeTarget {
   /** Requests in flight now, and the most there ever were at once. */
   readonly active: number;
   readonly maxActive: number;
-  enqueue(...faults: Fault[]): void;
-  /** Starts an outage now: every call gets `fault` (default `unavailable`) until `up()`. */
-  down(fault?: Fault): void;
-  /** Ends the outage started by `down()`. */
-  up(): void;
-  isDown(): boolean;
-  readonly episodes: readonly { from: number; to: number }[];
 }
 
 const realClock: FakeClock = {
@@ -202,11 +195,7 @@ export function fakeTarget(options: FakeTargetOptions = {}): FakeTarget {
     get maxActive() {
       return maxActive;
     },
-    enqueue: (...faults) => plan.enqueue(...faults),
-    down: (fault) => plan.down(fault),
-    up: () => plan.up(),
-    isDown: () => plan.isDown(clock.now() - started),
-    episodes: plan.episodes,
+    ...faultControls(plan, () => clock.now() - started),
   };
   return Object.assign(fake, { target: { call: fake.call, stream: fake.stream, probe: fake.probe } });
 }

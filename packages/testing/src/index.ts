@@ -24,6 +24,7 @@ export {
   FaultPlan,
   checkFault,
   type Fault,
+  type FaultControls,
   type FaultName,
   type FaultOptions,
   type FaultSpec,

@@ -1,7 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { anthropicDialect, openaiDialect, type Dialect } from './dialects.js';
-import { FaultPlan, type Fault, type FaultDecision, type FaultName, type FaultOptions } from './faults.js';
+import {
+  FaultPlan,
+  faultControls,
+  type FaultControls,
+  type FaultDecision,
+  type FaultName,
+  type FaultOptions,
+} from './faults.js';
 import { replyText, splitChunks, type Reply } from './reply.js';
 
 /** Options of {@link fakeOpenAI} and {@link fakeAnthropic}. */
@@ -28,7 +35,7 @@ export interface RequestLogEntry {
 }
 
 /** A running fake provider on 127.0.0.1. */
-export interface FakeProvider {
+export interface FakeProvider extends FaultControls {
   /** The base URL to give the official SDK (`baseURL`). */
   readonly baseURL: string;
   /** `http://127.0.0.1:port`. */
@@ -38,16 +45,6 @@ export interface FakeProvider {
   /** Requests being answered right now, and the most there ever were at once. */
   readonly active: number;
   readonly maxActive: number;
-  /** Queues faults for the next requests. */
-  enqueue(...faults: Fault[]): void;
-  /** Starts an outage now: every request gets `fault` (default `unavailable`) until {@link FakeProvider.up}. */
-  down(fault?: Fault): void;
-  /** Ends the outage started by {@link FakeProvider.down}. */
-  up(): void;
-  /** True while an outage (by hand, a window or an episode) is running. */
-  isDown(): boolean;
-  /** Outage episodes drawn so far (ms since start). */
-  readonly episodes: readonly { from: number; to: number }[];
   /** Stops the server, cutting any hanging request. */
   close(): Promise<void>;
 }
@@ -219,11 +216,7 @@ async function startFake(dialect: Dialect, options: FakeProviderOptions): Promis
     get maxActive() {
       return maxActive;
     },
-    enqueue: (...faults) => plan.enqueue(...faults),
-    down: (fault) => plan.down(fault),
-    up: () => plan.up(),
-    isDown: () => plan.isDown(performance.now() - started),
-    episodes: plan.episodes,
+    ...faultControls(plan, () => performance.now() - started),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
