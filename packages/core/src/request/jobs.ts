@@ -141,11 +141,11 @@ export class JobQueue {
     for (const id of ids) {
       const key = `job:${id}`;
       const current = await store.get(key);
-      if (current === undefined) {
-        finished.add(id); // expired
+      const job = current === undefined ? undefined : parseJson<StoredJob>(current);
+      if (!job || current === undefined) {
+        finished.add(id); // expired (or damaged): off the index
         continue;
       }
-      const job = JSON.parse(current) as StoredJob;
       const now = this.#clock.date();
       if (job.status === 'done' || job.status === 'failed') finished.add(id);
       if (this.#running || job.status === 'done' || job.status === 'failed') continue;

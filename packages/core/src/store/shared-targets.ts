@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { BreakerReason, BreakerState, CircuitBreaker } from '../breaker.js';
 import type { Clock } from '../clock.js';
 import type { EngineEmitter } from '../events.js';
+import { parseJson } from './json.js';
 import type { Store } from './store.js';
 
 /** What the shared state needs of a target (its runtime implements it). */
@@ -60,6 +61,8 @@ export class SharedState {
   readonly #events: EngineEmitter;
   readonly #syncMs: number;
   readonly #targets = new Map<string, SharedTargetHandle>();
+  /** Some target paces itself: then the sync keeps running while idle. */
+  #anyPaced = false;
   #timer: unknown = undefined;
   #syncing = false;
   /** The cluster's usage counters as last seen, per target (to tell others' new usage from ours). */
@@ -82,6 +85,7 @@ export class SharedState {
   /** Adds a target: its breaker counts for the store from now on. */
   add(target: SharedTargetHandle): void {
     this.#targets.set(target.name, target);
+    this.#anyPaced ||= target.paced;
     target.breaker.share(this.#arm);
   }
 
@@ -98,7 +102,7 @@ export class SharedState {
       );
     void this.#resync();
     // Paced targets keep syncing while idle, so that the others' usage is known before this instance spends.
-    if ([...this.#targets.values()].some((target) => target.paced)) void this.#sync();
+    if (this.#anyPaced) void this.#sync();
   }
 
   /** A local breaker transition: tell the others (the store keeps open breakers for late joiners). */
@@ -180,7 +184,7 @@ export class SharedState {
       );
     } finally {
       this.#syncing = false;
-      if ([...this.#targets.values()].some((target) => target.paced)) this.#arm();
+      if (this.#anyPaced) this.#arm();
     }
   }
 
@@ -236,13 +240,8 @@ export class SharedState {
   }
 
   #receive(raw: string): void {
-    let message: SharedMessage;
-    try {
-      message = JSON.parse(raw) as SharedMessage;
-    } catch {
-      return;
-    }
-    if (message.from === this.instance) return;
+    const message = parseJson<SharedMessage>(raw);
+    if (!message || message.from === this.instance) return;
     const target = this.#targets.get(message.target);
     if (!target) return;
     const now = this.#clock.now();
